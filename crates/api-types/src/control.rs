@@ -1,0 +1,1 @@
+//! Control-plane (lifecycle) API types, CONTRACT.md §2.
