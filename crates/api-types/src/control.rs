@@ -1,1 +1,169 @@
 //! Control-plane (lifecycle) API types, CONTRACT.md §2.
+//!
+//! Responses serialise field for field as the contract's tables say: `template_id` is a string and
+//! `organization_id` an integer on sandboxes, `organization_id` a string (or null) on templates, all
+//! timestamps second-precision `Z`. Requests ignore unknown fields (the SDKs send extra ones).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// `GET /health`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+}
+
+/// A sandbox's compute (`disk_mb`, unlike templates' `disk_gb`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxResources {
+    pub vcpu: i32,
+    pub memory_mb: i32,
+    pub disk_mb: i32,
+}
+
+/// The sandbox object (§2.0): create, get and list items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sandbox {
+    pub object: String,
+    pub id: String,
+    pub status: String,
+    pub public_host: String,
+    pub direct_url: String,
+    pub template_id: Option<String>,
+    pub template_name: String,
+    pub organization_id: i64,
+    pub region: String,
+    pub resources: SandboxResources,
+    pub internet_access: bool,
+    pub live_mode: bool,
+    pub timeout_seconds: Option<i64>,
+    #[serde(with = "crate::timestamp")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::timestamp::option")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::timestamp::option")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /v1/sandboxes` request. Either `template_name` or `template_id`; the rest optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct CreateSandbox {
+    #[serde(default)]
+    pub template_name: Option<String>,
+    #[serde(default)]
+    pub template_id: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub timeout_seconds: Option<i64>,
+    #[serde(default)]
+    pub internet_access: Option<bool>,
+    #[serde(default)]
+    pub env_vars: Option<BTreeMap<String, String>>,
+}
+
+/// `POST /v1/sandboxes` response: the sandbox object plus its first agent token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreatedSandbox {
+    #[serde(flatten)]
+    pub sandbox: Sandbox,
+    pub auth_token: String,
+    #[serde(with = "crate::timestamp")]
+    pub token_expires_at: DateTime<Utc>,
+    pub request_id: String,
+}
+
+/// `GET /v1/sandboxes` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SandboxList {
+    pub object: String,
+    pub data: Vec<Sandbox>,
+    pub has_more: bool,
+    pub next_cursor: Option<String>,
+    pub url: String,
+    pub request_id: String,
+}
+
+/// Body of delete, pause, resume, start and stop responses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SandboxStatusChange {
+    pub id: String,
+    pub status: String,
+    pub request_id: String,
+}
+
+/// `PUT /v1/sandboxes/{id}/timeout` request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetTimeout {
+    pub timeout_seconds: i64,
+}
+
+/// `PUT /v1/sandboxes/{id}/timeout` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeoutSet {
+    pub id: String,
+    pub timeout_seconds: i64,
+    #[serde(with = "crate::timestamp")]
+    pub expires_at: DateTime<Utc>,
+    pub request_id: String,
+}
+
+/// `POST /v1/sandboxes/{id}/token/refresh` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenRefreshed {
+    pub id: String,
+    pub auth_token: String,
+    #[serde(with = "crate::timestamp")]
+    pub token_expires_at: DateTime<Utc>,
+    pub request_id: String,
+}
+
+/// A template's compute (`disk_gb`, unlike sandboxes' `disk_mb`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateResources {
+    pub vcpu: i32,
+    pub memory_mb: i32,
+    pub disk_gb: i32,
+}
+
+/// The template object (§2.2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Template {
+    pub object: String,
+    pub id: String,
+    pub name: String,
+    pub display_name: String,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub language: Option<String>,
+    pub status: String,
+    pub default_resources: TemplateResources,
+    pub features: Vec<String>,
+    pub tags: Vec<String>,
+    pub is_active: bool,
+    pub is_public: bool,
+    pub organization_id: Option<String>,
+    #[serde(with = "crate::timestamp")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::timestamp")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `GET /v1/templates` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateList {
+    pub object: String,
+    pub data: Vec<Template>,
+    pub request_id: String,
+}
+
+/// `DELETE /v1/templates/{id}` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateDeleted {
+    pub id: String,
+    pub status: String,
+    pub request_id: String,
+}

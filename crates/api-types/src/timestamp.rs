@@ -2,7 +2,7 @@
 //!
 //! Python 3.8–3.10's `datetime.fromisoformat` rejects fractional seconds of other lengths, and the SDK
 //! does not catch that error while creating a sandbox (CONTRACT.md §1.2), so every timestamp Warren
-//! emits goes through [`format`] or the serde helpers here.
+//! emits goes through [`format()`] or the serde helpers here.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Deserializer, Serializer};

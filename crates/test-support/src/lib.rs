@@ -1,1 +1,13 @@
-//! placeholder
+//! Test harness for Warren.
+//!
+//! * [`postgres`]: a private Postgres cluster started from the installed `initdb`/`pg_ctl` when
+//!   `DATABASE_URL` is unset, shared by every test process (cargo test and nextest alike), and a fresh
+//!   migrated database per test, cloned from a template database.
+//! * [`app`]: [`spawn_app`] builds the real control plane (`Application::build`) on a random port over
+//!   real TCP, with a [`runtime::fake::FakeRuntime`], an organization and an API key.
+
+pub mod app;
+pub mod postgres;
+
+pub use app::{TestApp, spawn_app, spawn_app_with};
+pub use postgres::{TestDatabase, test_database};

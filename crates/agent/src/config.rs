@@ -1,0 +1,216 @@
+//! Agent settings, read once at start from `WARREN_AGENT_*` variables and argv (documented in
+//! `docs/agent.md`). The variables are removed from the environment user code sees.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Prefix of every variable the agent reads; none of them reach user code.
+pub const ENV_PREFIX: &str = "WARREN_AGENT_";
+
+/// Why the settings could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Everything the agent needs to know at start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address the HTTP server binds (`WARREN_AGENT_LISTEN`, default `0.0.0.0:7777`).
+    pub listen: SocketAddr,
+    /// Default working directory of executions (`WARREN_AGENT_WORKSPACE`, default `/workspace`).
+    pub workspace: PathBuf,
+    /// Directory for scratch files (code files of executions) (`WARREN_AGENT_TMP`, default `/tmp`).
+    pub tmp_dir: PathBuf,
+    /// Sandbox id, when known at start (`WARREN_AGENT_SANDBOX_ID`).
+    pub sandbox_id: Option<String>,
+    /// Hex token key, when known at start (`WARREN_AGENT_TOKEN_KEY`).
+    pub token_key: Option<String>,
+    /// Secret that authorizes the one-time configure step (`WARREN_AGENT_CONFIGURE_SECRET`).
+    pub configure_secret: Option<String>,
+    /// uid:gid user code runs as (`WARREN_AGENT_USER`, default `1000:1000` as root, else unchanged).
+    pub run_as: Option<(u32, u32)>,
+    /// Python interpreter for the kernel and python runs (`WARREN_AGENT_PYTHON`, default `python3`).
+    pub python: String,
+    /// Bytes of stdout and of stderr kept per execution (`WARREN_AGENT_OUTPUT_LIMIT`, default 1 MiB).
+    pub output_limit: usize,
+    /// Executions running at once (`WARREN_AGENT_MAX_CONCURRENT`, default 16); others wait.
+    pub max_concurrent: usize,
+    /// Largest accepted upload in bytes (`WARREN_AGENT_MAX_UPLOAD`, default 1 GiB).
+    pub max_upload: u64,
+    /// Ready check (`WARREN_AGENT_READY_CHECK`): `port:N`, `file:PATH`, `process:NAME` or `command:SHELL`.
+    pub ready_check: Option<ReadyCheck>,
+    /// The image's start command (argv after the options, or `WARREN_AGENT_START_CMD` run by `/bin/sh -c`).
+    pub start_command: Vec<String>,
+    /// Base environment of user code: the agent's own environment minus `WARREN_AGENT_*`.
+    pub base_env: BTreeMap<String, String>,
+}
+
+/// A template's readiness condition; `/health` answers 503 until it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadyCheck {
+    Port(u16),
+    File(PathBuf),
+    Process(String),
+    Command(String),
+}
+
+impl ReadyCheck {
+    fn parse(s: &str) -> Result<Self, ConfigError> {
+        let invalid = |reason: &str| ConfigError::Invalid {
+            name: "WARREN_AGENT_READY_CHECK",
+            reason: reason.to_owned(),
+        };
+        let (kind, arg) = s
+            .split_once(':')
+            .ok_or_else(|| invalid("expected KIND:ARG"))?;
+        match kind {
+            "port" => arg.parse().map(Self::Port).map_err(|_| invalid("bad port")),
+            "file" => Ok(Self::File(arg.into())),
+            "process" => Ok(Self::Process(arg.to_owned())),
+            "command" => Ok(Self::Command(arg.to_owned())),
+            _ => Err(invalid("kind must be port, file, process or command")),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the settings from `vars` (the process environment) and `args` (argv without argv[0]).
+    pub fn from_env(
+        vars: impl IntoIterator<Item = (String, String)>,
+        args: impl IntoIterator<Item = String>,
+    ) -> Result<Self, ConfigError> {
+        let mut own = BTreeMap::new();
+        let mut base_env = BTreeMap::new();
+        for (k, v) in vars {
+            match k.strip_prefix(ENV_PREFIX) {
+                Some(name) => {
+                    own.insert(name.to_owned(), v);
+                }
+                None => {
+                    base_env.insert(k, v);
+                }
+            }
+        }
+        let get = |k: &str| own.get(k).filter(|v| !v.is_empty()).cloned();
+        let listen = parse_or(
+            get("LISTEN"),
+            "WARREN_AGENT_LISTEN",
+            "0.0.0.0:7777".parse().ok(),
+        )?;
+        let is_root = nix::unistd::geteuid().is_root();
+        let run_as = match get("USER") {
+            Some(u) => Some(parse_user(&u)?),
+            None if is_root => Some((1000, 1000)),
+            None => None,
+        };
+        let mut start_command: Vec<String> = args.into_iter().collect();
+        if start_command.first().map(String::as_str) == Some("--") {
+            start_command.remove(0);
+        }
+        if start_command.is_empty()
+            && let Some(cmd) = get("START_CMD")
+        {
+            start_command = vec!["/bin/sh".into(), "-c".into(), cmd];
+        }
+        Ok(Self {
+            listen,
+            workspace: get("WORKSPACE")
+                .unwrap_or_else(|| "/workspace".into())
+                .into(),
+            tmp_dir: get("TMP").unwrap_or_else(|| "/tmp".into()).into(),
+            sandbox_id: get("SANDBOX_ID"),
+            token_key: get("TOKEN_KEY"),
+            configure_secret: get("CONFIGURE_SECRET"),
+            run_as,
+            python: get("PYTHON").unwrap_or_else(|| "python3".into()),
+            output_limit: parse_or(
+                get("OUTPUT_LIMIT"),
+                "WARREN_AGENT_OUTPUT_LIMIT",
+                Some(1 << 20),
+            )?,
+            max_concurrent: parse_or(
+                get("MAX_CONCURRENT"),
+                "WARREN_AGENT_MAX_CONCURRENT",
+                Some(16),
+            )?
+            .max(1),
+            max_upload: parse_or(get("MAX_UPLOAD"), "WARREN_AGENT_MAX_UPLOAD", Some(1 << 30))?,
+            ready_check: get("READY_CHECK")
+                .map(|s| ReadyCheck::parse(&s))
+                .transpose()?,
+            start_command,
+            base_env,
+        })
+    }
+}
+
+fn parse_or<T: std::str::FromStr>(
+    v: Option<String>,
+    name: &'static str,
+    default: Option<T>,
+) -> Result<T, ConfigError> {
+    match v {
+        Some(s) => s.parse().map_err(|_| ConfigError::Invalid {
+            name,
+            reason: format!("cannot parse {s:?}"),
+        }),
+        None => default.ok_or(ConfigError::Invalid {
+            name,
+            reason: "missing".into(),
+        }),
+    }
+}
+
+fn parse_user(s: &str) -> Result<(u32, u32), ConfigError> {
+    let invalid = || ConfigError::Invalid {
+        name: "WARREN_AGENT_USER",
+        reason: "expected UID or UID:GID".into(),
+    };
+    let (u, g) = s.split_once(':').unwrap_or((s, s));
+    Ok((
+        u.parse().map_err(|_| invalid())?,
+        g.parse().map_err(|_| invalid())?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    #[test]
+    fn agent_variables_never_reach_the_base_env() {
+        let c = Config::from_env(
+            vars(&[
+                ("WARREN_AGENT_TOKEN_KEY", "ab"),
+                ("WARREN_AGENT_USER", "1234"),
+                ("PATH", "/bin"),
+            ]),
+            ["--".to_owned(), "sleep".into(), "1".into()],
+        )
+        .unwrap();
+        assert_eq!(c.base_env.keys().collect::<Vec<_>>(), ["PATH"]);
+        assert_eq!(c.token_key.as_deref(), Some("ab"));
+        assert_eq!(c.run_as, Some((1234, 1234)));
+        assert_eq!(c.start_command, ["sleep", "1"]);
+    }
+
+    #[test]
+    fn ready_checks_parse() {
+        assert_eq!(
+            ReadyCheck::parse("port:8080").unwrap(),
+            ReadyCheck::Port(8080)
+        );
+        assert!(ReadyCheck::parse("port:x").is_err());
+        assert!(ReadyCheck::parse("nope").is_err());
+    }
+}

@@ -1,0 +1,153 @@
+//! The agent's one error type and its mapping to the wire envelope (CONTRACT.md §1.6): `error` a string,
+//! `code` UPPER_SNAKE, `details` an object. Internal causes are logged here and never returned.
+
+use api_types::error::AgentErrorBody;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+use std::io;
+
+/// An error answered to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Map<String, Value>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: Map::new(),
+        }
+    }
+
+    pub fn with_detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message)
+    }
+
+    pub fn missing(field: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "MISSING_PARAMETER",
+            format!("Missing required parameter: {field}"),
+        )
+        .with_detail("parameter", field)
+    }
+
+    pub fn token_invalid() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "TOKEN_INVALID",
+            "Invalid or missing token",
+        )
+    }
+
+    pub fn not_found(path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "FILE_NOT_FOUND",
+            format!("File not found: {path}"),
+        )
+        .with_detail("path", path)
+    }
+
+    pub fn process_not_found(id: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "PROCESS_NOT_FOUND",
+            format!("Process not found: {id}"),
+        )
+        .with_detail("process_id", id)
+    }
+
+    /// An unexpected failure: the cause is logged, the client sees a generic message.
+    pub fn internal(context: &str, cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error.context = context, error.cause = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            format!("Internal error while trying to {context}"),
+        )
+    }
+
+    /// Maps a filesystem error on `path` to the contract's file codes.
+    pub fn from_io(err: &io::Error, path: &str) -> Self {
+        match err.kind() {
+            io::ErrorKind::NotFound => Self::not_found(path),
+            io::ErrorKind::PermissionDenied => Self::new(
+                StatusCode::FORBIDDEN,
+                "PERMISSION_DENIED",
+                format!("Permission denied: {path}"),
+            )
+            .with_detail("path", path),
+            io::ErrorKind::AlreadyExists => Self::new(
+                StatusCode::CONFLICT,
+                "FILE_ALREADY_EXISTS",
+                format!("File already exists: {path}"),
+            )
+            .with_detail("path", path),
+            io::ErrorKind::NotADirectory | io::ErrorKind::IsADirectory => Self::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_PATH",
+                format!("Invalid path: {path}: {err}"),
+            )
+            .with_detail("path", path),
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "DISK_FULL",
+                format!("No space left on device while writing {path}"),
+            )
+            .with_detail("path", path),
+            _ => {
+                Self::internal("access a file", format!("{path}: {err}")).with_detail("path", path)
+            }
+        }
+    }
+
+    /// The wire body, stamped with the request id.
+    pub fn body(&self, request_id: Option<String>) -> AgentErrorBody {
+        AgentErrorBody {
+            error: self.message.clone(),
+            message: self.message.clone(),
+            code: self.code.to_owned(),
+            path: self
+                .details
+                .get("path")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            details: self.details.clone(),
+            request_id,
+            timestamp: crate::util::now_ts(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, message = %self.message, "request failed");
+        } else {
+            tracing::debug!(code = self.code, message = %self.message, "request refused");
+        }
+        let request_id = crate::http::request_id::current();
+        let body = serde_json::to_vec(&self.body(request_id)).unwrap_or_default();
+        let mut res = (self.status, body).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        res
+    }
+}

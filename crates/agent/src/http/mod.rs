@@ -1,0 +1,54 @@
+//! The HTTP surface: one router, one middleware stack.
+//!
+//! Layers, outermost first: request id + metrics + error envelope (`request_id.rs`) → catch-panic →
+//! body limit → per-route token check (everything but `/health` and the configure step).
+
+pub mod commands;
+pub mod env;
+pub mod execute;
+pub mod extract;
+pub mod files;
+pub mod health;
+pub mod misc;
+pub mod request_id;
+pub mod transfer;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Largest JSON body (a base64 `/files/write` is the big one); uploads have their own limit.
+const JSON_BODY_LIMIT: usize = 256 << 20;
+
+pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .merge(health::routes())
+        .merge(execute::routes())
+        .merge(commands::routes())
+        .merge(files::routes())
+        .merge(transfer::routes(state.config.max_upload))
+        .merge(env::routes())
+        .merge(misc::routes())
+        .merge(crate::ws::routes())
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            crate::auth::require_token,
+        ));
+    Router::new()
+        .merge(health::public_routes())
+        .merge(misc::configure_routes())
+        .merge(protected)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(from_fn_with_state(state.clone(), request_id::layer))
+        .with_state(state)
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal("handle the request", "handler panicked").into_response()
+}

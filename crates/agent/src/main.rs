@@ -1,0 +1,39 @@
+//! `warren-agent [--] [start command…]`: see the library docs and `docs/agent.md`.
+
+use std::process::ExitCode;
+
+use warren_agent::Application;
+use warren_agent::config::Config;
+
+fn main() -> ExitCode {
+    let filter = std::env::var("WARREN_AGENT_LOG").unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .init();
+    let config = match Config::from_env(std::env::vars(), std::env::args().skip(1)) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "invalid configuration");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(16)
+        .enable_all()
+        .build();
+    let result = runtime.map_err(anyhow::Error::from).and_then(|rt| {
+        rt.block_on(async {
+            let app = Application::build(config).await?;
+            app.run_until_stopped().await
+        })
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "warren-agent failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Supervising a started child to its end: bounded output capture, an optional live tap of the output,
+//! and a timeout that kills the child's whole process group.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use tokio::io::AsyncReadExt;
+use tokio::net::unix::pipe;
+use tokio::sync::mpsc;
+
+use super::spawn::{Spawned, signal_group};
+
+/// How long a finished child's pipes may stay open (held by its own background children) before the
+/// agent stops reading them.
+const DRAIN_GRACE: Duration = Duration::from_millis(200);
+
+/// A piece of output, as it is read.
+#[derive(Debug)]
+pub enum Chunk {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+}
+
+/// How a supervised run ended.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub stdout: String,
+    pub stderr: String,
+    pub exit_code: i32,
+    pub timed_out: bool,
+    pub truncated: bool,
+    /// Seconds.
+    pub elapsed: f64,
+}
+
+impl Outcome {
+    pub fn success(&self) -> bool {
+        self.exit_code == 0 && !self.timed_out
+    }
+}
+
+/// Waits for `child`, capturing at most `limit` bytes of each stream and killing its process group
+/// after `timeout`. Every chunk read is also sent to `tap` when given.
+pub async fn supervise(
+    child: Spawned,
+    limit: usize,
+    timeout: Duration,
+    tap: Option<mpsc::Sender<Chunk>>,
+) -> Outcome {
+    let start = Instant::now();
+    let Spawned {
+        pid,
+        stdout,
+        stderr,
+        exit,
+        ..
+    } = child;
+    let mut out = tokio::spawn(read_capped(stdout, limit, tap.clone(), Chunk::Stdout));
+    let mut err = tokio::spawn(read_capped(stderr, limit, tap, Chunk::Stderr));
+    let mut timed_out = false;
+    let mut exit = exit;
+    let exit_code = tokio::select! {
+        code = &mut exit => code.unwrap_or(-1),
+        () = tokio::time::sleep(timeout) => {
+            timed_out = true;
+            signal_group(pid, Signal::SIGKILL);
+            exit.await.unwrap_or(-1)
+        }
+    };
+    let both = async { ((&mut out).await, (&mut err).await) };
+    let (o, e) = match tokio::time::timeout(DRAIN_GRACE, both).await {
+        Ok((o, e)) => (o.unwrap_or_default(), e.unwrap_or_default()),
+        Err(_) => {
+            out.abort();
+            err.abort();
+            (out.await.unwrap_or_default(), err.await.unwrap_or_default())
+        }
+    };
+    Outcome {
+        truncated: o.1 || e.1,
+        stdout: String::from_utf8_lossy(&o.0).into_owned(),
+        stderr: String::from_utf8_lossy(&e.0).into_owned(),
+        exit_code,
+        timed_out,
+        elapsed: start.elapsed().as_secs_f64(),
+    }
+}
+
+async fn read_capped(
+    pipe: Option<pipe::Receiver>,
+    limit: usize,
+    tap: Option<mpsc::Sender<Chunk>>,
+    wrap: fn(Vec<u8>) -> Chunk,
+) -> (Vec<u8>, bool) {
+    let mut kept = Vec::new();
+    let mut truncated = false;
+    let Some(mut pipe) = pipe else {
+        return (kept, truncated);
+    };
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let room = limit.saturating_sub(kept.len());
+        if n > room {
+            truncated = true;
+        }
+        kept.extend_from_slice(&buf[..n.min(room)]);
+        if let Some(tap) = &tap
+            && tap.send(wrap(buf[..n].to_vec())).await.is_err()
+        {
+            // The stream's reader is gone; keep draining so the child never blocks on a full pipe.
+            continue;
+        }
+    }
+    (kept, truncated)
+}

@@ -1,0 +1,6 @@
+//! User processes: spawning as the sandbox user, reaping, supervised capture, background registry.
+
+pub mod background;
+pub mod capture;
+pub mod spawn;
+pub mod system;

@@ -1,0 +1,99 @@
+//! `/files/watch`: the client sends `{"action":"watch","path":…}` (more may follow), the agent streams
+//! `change` frames from inotify until the client leaves.
+
+use std::path::Path;
+
+use api_types::agent::{WatchEvent, WatchRequest};
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use notify::event::{EventKind, ModifyKind};
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+use super::stream::error_frame;
+use super::{StreamGuard, send_json};
+use crate::error::ApiError;
+use crate::http::extract::parse_json;
+use crate::state::AppState;
+
+pub async fn handler(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(1 << 20)
+        .on_upgrade(move |socket| session(state, socket))
+}
+
+fn event_name(kind: &EventKind) -> Option<&'static str> {
+    Some(match kind {
+        EventKind::Create(_) => "created",
+        EventKind::Modify(ModifyKind::Name(_)) => "renamed",
+        EventKind::Modify(ModifyKind::Metadata(_)) => return None,
+        EventKind::Modify(_) => "modified",
+        EventKind::Remove(_) => "deleted",
+        _ => return None,
+    })
+}
+
+async fn session(state: AppState, mut ws: WebSocket) {
+    let _guard = StreamGuard::new(&state);
+    let (tx, mut rx) = mpsc::channel::<notify::Result<notify::Event>>(256);
+    let watcher = notify::recommended_watcher(move |ev| {
+        let _ = tx.blocking_send(ev);
+    });
+    let mut watcher = match watcher {
+        Ok(w) => w,
+        Err(e) => {
+            let e = ApiError::internal("start a file watcher", e);
+            let _ = send_json(&mut ws, &error_frame(&e)).await;
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            ev = rx.recv() => {
+                let Some(Ok(ev)) = ev else { continue };
+                let Some(name) = event_name(&ev.kind) else { continue };
+                for path in ev.paths {
+                    let frame = WatchEvent {
+                        kind: "change".into(),
+                        path: path.display().to_string(),
+                        event: name.into(),
+                        timestamp: crate::util::now_ts(),
+                    };
+                    if send_json(&mut ws, &frame).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            msg = ws.recv() => {
+                let raw = match msg {
+                    Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
+                    Some(Ok(Message::Binary(b))) => b.to_vec(),
+                    Some(Ok(_)) => continue,
+                    None | Some(Err(_)) => return,
+                };
+                if let Err(e) = add_watch(&state, &mut watcher, &raw)
+                    && send_json(&mut ws, &error_frame(&e)).await.is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn add_watch(state: &AppState, watcher: &mut impl Watcher, raw: &[u8]) -> Result<(), ApiError> {
+    let req: WatchRequest = parse_json(raw)?;
+    if req.action != "watch" {
+        return Err(ApiError::bad_request(format!(
+            "Unknown action: {}",
+            req.action
+        )));
+    }
+    let abs = state.resolve_path(&req.path)?;
+    if !Path::new(&abs).exists() {
+        return Err(ApiError::not_found(&req.path));
+    }
+    watcher
+        .watch(&abs, RecursiveMode::Recursive)
+        .map_err(|e| ApiError::internal("watch a path", e))
+}

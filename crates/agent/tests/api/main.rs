@@ -1,0 +1,11 @@
+//! Integration tests: the real `warren-agent` binary as a process, driven over HTTP and WebSocket.
+//! Run as root (user code then runs as uid 1000; the disk-full test mounts a small tmpfs).
+
+mod auth;
+mod commands;
+mod execute;
+mod files;
+mod helpers;
+mod lifecycle;
+mod misc;
+mod streams;

@@ -1,0 +1,137 @@
+//! The `warren` command line: parse, load settings, run one subcommand.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::startup::{Application, runtime_from_settings};
+use crate::{admin, db, telemetry};
+
+/// Warren: a self-hostable sandbox platform speaking the Hopx API.
+#[derive(Debug, Parser)]
+#[command(name = "warren", version)]
+pub struct Cli {
+    /// A TOML settings file (see config/warren.example.toml). Environment variables WARREN_SECTION__KEY
+    /// override it.
+    #[arg(long, global = true, env = "WARREN_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the control-plane API.
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization.
+    Create {
+        /// Its unique name.
+        name: String,
+        /// Requests per rate window for this organization (default: limits.rate_limit).
+        #[arg(long)]
+        rate_limit: Option<u32>,
+        /// Sandboxes it may hold at once (default: limits.max_live_sandboxes).
+        #[arg(long)]
+        max_sandboxes: Option<u32>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create an API key; the key is printed once, as the last line of the output.
+    Create {
+        /// The organization the key belongs to.
+        #[arg(long)]
+        org: String,
+        /// A label to recognise the key by.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List an organization's keys (never the secrets).
+    List {
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a key by its id (as `key list` shows it).
+    Revoke {
+        /// The key id.
+        id: String,
+    },
+}
+
+/// Entry point of the binary.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init(&settings.log);
+    let pool = || db::pool(&settings.database).context("invalid database settings");
+    match cli.command {
+        Command::Serve => {
+            let runtime = runtime_from_settings(&settings);
+            Application::build(settings, runtime)
+                .await?
+                .run_until_stopped()
+                .await?;
+        }
+        Command::Migrate => {
+            db::MIGRATOR
+                .run(&pool()?)
+                .await
+                .context("migration failed")?;
+            println!("migrations applied");
+        }
+        Command::Org(OrgCommand::Create {
+            name,
+            rate_limit,
+            max_sandboxes,
+        }) => {
+            let org = admin::create_org(&pool()?, &name, rate_limit, max_sandboxes).await?;
+            println!("created organization {} (id {})", org.name, org.id);
+        }
+        Command::Key(KeyCommand::Create { org, name }) => {
+            let (key, full) = admin::create_key(&pool()?, &org, name.as_deref()).await?;
+            println!(
+                "created API key {} for organization {org}; it is shown only once:",
+                key.key_id
+            );
+            println!("{full}");
+        }
+        Command::Key(KeyCommand::List { org }) => {
+            println!(
+                "{:<18} {:<20} {:<22} {:<22} REVOKED",
+                "ID", "NAME", "CREATED", "LAST USED"
+            );
+            let ts = |t: Option<chrono::DateTime<chrono::Utc>>| {
+                t.map_or("-".to_owned(), |t| api_types::timestamp::format(&t))
+            };
+            for k in admin::list_keys(&pool()?, &org).await? {
+                println!(
+                    "{:<18} {:<20} {:<22} {:<22} {}",
+                    k.key_id,
+                    k.name.as_deref().unwrap_or("-"),
+                    api_types::timestamp::format(&k.created_at),
+                    ts(k.last_used_at),
+                    ts(k.revoked_at),
+                );
+            }
+        }
+        Command::Key(KeyCommand::Revoke { id }) => {
+            admin::revoke_key(&pool()?, &id).await?;
+            println!("revoked API key {id}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! Postgres access: one module per table group, `sqlx::query!`/`query_as!` macros checked at compile
+//! time against the schema (offline data in `.sqlx/`; re-prepare after changing a query or migration:
+//! `SQLX_OFFLINE=false DATABASE_URL=… cargo sqlx prepare --workspace`).
+//!
+//! Repository functions take an executor (`&PgPool` or `&mut PgConnection`); the caller owns the
+//! transaction.
+
+pub mod api_keys;
+pub mod auth;
+pub mod orgs;
+pub mod sandboxes;
+pub mod templates;
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::config::DatabaseSettings;
+
+/// The schema in `migrations/`, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
+
+/// A pool that connects on first use, so `warren serve` starts (and `/health` answers) while the
+/// database is still coming up.
+pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error> {
+    Ok(PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds))
+        .connect_lazy_with(settings.connect_options()?))
+}

@@ -1,0 +1,219 @@
+//! `sandboxes`: one row per sandbox, its state persisted. Deleted rows stay (status `deleted`) but
+//! are invisible to the API.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+
+use crate::cursor::Cursor;
+
+#[derive(Debug, Clone)]
+pub struct SandboxRow {
+    pub id: String,
+    pub organization_id: i64,
+    pub template_id: Option<i64>,
+    pub template_name: String,
+    pub status: String,
+    pub region: String,
+    pub vcpu: i32,
+    pub memory_mb: i32,
+    pub disk_mb: i32,
+    pub internet_access: bool,
+    pub timeout_seconds: Option<i64>,
+    pub token_key: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// What a new row holds.
+pub struct NewSandbox<'a> {
+    pub id: &'a str,
+    pub organization_id: i64,
+    pub template_id: i64,
+    pub template_name: &'a str,
+    pub region: &'a str,
+    pub vcpu: i32,
+    pub memory_mb: i32,
+    pub disk_mb: i32,
+    pub internet_access: bool,
+    pub timeout_seconds: i64,
+    pub token_key: &'a [u8],
+}
+
+pub async fn insert_creating(
+    conn: &mut PgConnection,
+    s: &NewSandbox<'_>,
+) -> Result<SandboxRow, sqlx::Error> {
+    sqlx::query_as!(
+        SandboxRow,
+        "INSERT INTO sandboxes (id, organization_id, template_id, template_name, status, region,
+             vcpu, memory_mb, disk_mb, internet_access, timeout_seconds, token_key, expires_at)
+         VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11,
+                 now() + $10::bigint * interval '1 second')
+         RETURNING id, organization_id, template_id, template_name, status, region, vcpu,
+                   memory_mb, disk_mb, internet_access, timeout_seconds, token_key, created_at,
+                   started_at, expires_at",
+        s.id,
+        s.organization_id,
+        s.template_id,
+        s.template_name,
+        s.region,
+        s.vcpu,
+        s.memory_mb,
+        s.disk_mb,
+        s.internet_access,
+        s.timeout_seconds,
+        s.token_key,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Sandboxes that count against the live-sandbox cap: creating, running, paused or stopped.
+pub async fn count_live(conn: &mut PgConnection, org_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM sandboxes
+           WHERE organization_id = $1 AND status IN ('creating', 'running', 'paused', 'stopped')"#,
+        org_id,
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// A sandbox of `org_id` that is not deleted.
+pub async fn get(
+    db: impl PgExecutor<'_>,
+    org_id: i64,
+    id: &str,
+) -> Result<Option<SandboxRow>, sqlx::Error> {
+    sqlx::query_as!(
+        SandboxRow,
+        "SELECT id, organization_id, template_id, template_name, status, region, vcpu, memory_mb,
+                disk_mb, internet_access, timeout_seconds, token_key, created_at, started_at,
+                expires_at
+         FROM sandboxes
+         WHERE id = $1 AND organization_id = $2 AND status <> 'deleted'",
+        id,
+        org_id,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Filters of `GET /v1/sandboxes`.
+pub struct ListFilter<'a> {
+    pub status: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub after: Option<&'a Cursor>,
+    /// Rows to fetch (the page size plus one, to know whether there is more).
+    pub fetch: i64,
+}
+
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    org_id: i64,
+    f: &ListFilter<'_>,
+) -> Result<Vec<SandboxRow>, sqlx::Error> {
+    sqlx::query_as!(
+        SandboxRow,
+        "SELECT id, organization_id, template_id, template_name, status, region, vcpu, memory_mb,
+                disk_mb, internet_access, timeout_seconds, token_key, created_at, started_at,
+                expires_at
+         FROM sandboxes
+         WHERE organization_id = $1 AND status <> 'deleted'
+           AND ($2::text IS NULL OR status = $2)
+           AND ($3::text IS NULL OR region = $3)
+           AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::text))
+         ORDER BY created_at DESC, id DESC
+         LIMIT $6",
+        org_id,
+        f.status,
+        f.region,
+        f.after.map(|c| c.created_at),
+        f.after.map(|c| c.id.as_str()),
+        f.fetch,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Moves a sandbox from `from` to `to`, only if it is still `from`. A new agent address (create,
+/// start) also records the start time. `None` when the status changed meanwhile.
+pub async fn transition(
+    db: impl PgExecutor<'_>,
+    id: &str,
+    from: &str,
+    to: &str,
+    agent_addr: Option<&str>,
+) -> Result<Option<SandboxRow>, sqlx::Error> {
+    sqlx::query_as!(
+        SandboxRow,
+        "UPDATE sandboxes SET status = $3,
+             agent_addr = COALESCE($4, agent_addr),
+             started_at = CASE WHEN $4::text IS NULL THEN started_at ELSE now() END
+         WHERE id = $1 AND status = $2
+         RETURNING id, organization_id, template_id, template_name, status, region, vcpu,
+                   memory_mb, disk_mb, internet_access, timeout_seconds, token_key, created_at,
+                   started_at, expires_at",
+        id,
+        from,
+        to,
+        agent_addr,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Marks a sandbox of `org_id` deleted; `false` when there was none to delete.
+pub async fn mark_deleted(
+    db: impl PgExecutor<'_>,
+    org_id: i64,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!(
+        "UPDATE sandboxes SET status = 'deleted', deleted_at = now()
+         WHERE id = $1 AND organization_id = $2 AND status <> 'deleted'",
+        id,
+        org_id,
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks up to `batch` expired sandboxes deleted and returns their ids. `SKIP LOCKED` lets several
+/// replicas reap at once without waiting on each other.
+pub async fn reap_expired(db: impl PgExecutor<'_>, batch: i64) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "UPDATE sandboxes SET status = 'deleted', deleted_at = now()
+         WHERE id IN (SELECT id FROM sandboxes
+                      WHERE status <> 'deleted' AND expires_at <= now()
+                      ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING id",
+        batch,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Sets a new timeout counted from now.
+pub async fn set_timeout(
+    db: impl PgExecutor<'_>,
+    org_id: i64,
+    id: &str,
+    seconds: i64,
+) -> Result<Option<SandboxRow>, sqlx::Error> {
+    sqlx::query_as!(
+        SandboxRow,
+        "UPDATE sandboxes SET timeout_seconds = $3, expires_at = now() + $3::bigint * interval '1 second'
+         WHERE id = $1 AND organization_id = $2 AND status <> 'deleted'
+         RETURNING id, organization_id, template_id, template_name, status, region, vcpu,
+                   memory_mb, disk_mb, internet_access, timeout_seconds, token_key, created_at,
+                   started_at, expires_at",
+        id,
+        org_id,
+        seconds,
+    )
+    .fetch_optional(db)
+    .await
+}

@@ -1,0 +1,216 @@
+//! The one error type handlers return, its stable codes, and its envelope (CONTRACT.md §1.6).
+//!
+//! Every refusal the control plane makes goes through [`ApiError`]; `docs/api.md` lists the codes.
+//! Internal causes are logged here with their whole chain and never sent to the client.
+
+use api_types::error::ControlErrorBody;
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use runtime::RuntimeError;
+use serde_json::{Map, Value, json};
+
+use crate::request_id;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing API key")]
+    MissingApiKey,
+    #[error("invalid API key")]
+    InvalidApiKey,
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("Sandbox not found")]
+    SandboxNotFound,
+    #[error("Template not found: {0}")]
+    TemplateNotFound(String),
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    InvalidTransition(String),
+    #[error("built-in templates cannot be deleted")]
+    TemplateProtected,
+    #[error("sandbox limit reached")]
+    SandboxLimit { limit: i64, current: i64 },
+    #[error("rate limit exceeded")]
+    RateLimited { retry_after_seconds: u64 },
+    #[error("no sandbox runtime is configured")]
+    RuntimeUnavailable,
+    #[error("insufficient capacity")]
+    InsufficientCapacity,
+    #[error("database unavailable")]
+    DatabaseUnavailable(#[source] sqlx::Error),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    /// Status, stable code and client-safe message.
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        use ApiError::*;
+        match self {
+            MissingApiKey => (
+                StatusCode::UNAUTHORIZED,
+                "AUTHENTICATION_REQUIRED",
+                "Missing API key: send X-API-Key or Authorization: Bearer".into(),
+            ),
+            InvalidApiKey => (
+                StatusCode::UNAUTHORIZED,
+                "INVALID_API_KEY",
+                "Invalid API key".into(),
+            ),
+            InvalidJson(m) => (
+                StatusCode::BAD_REQUEST,
+                "INVALID_JSON",
+                format!("Invalid JSON body: {m}"),
+            ),
+            InvalidRequest(m) => (StatusCode::BAD_REQUEST, "INVALID_REQUEST", m.clone()),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "Request body too large".into(),
+            ),
+            SandboxNotFound => (
+                StatusCode::NOT_FOUND,
+                "SANDBOX_NOT_FOUND",
+                "Sandbox not found".into(),
+            ),
+            TemplateNotFound(t) => (
+                StatusCode::NOT_FOUND,
+                "TEMPLATE_NOT_FOUND",
+                format!("Template not found: {t}"),
+            ),
+            RouteNotFound => (
+                StatusCode::NOT_FOUND,
+                "ROUTE_NOT_FOUND",
+                "No such route".into(),
+            ),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "Method not allowed on this route".into(),
+            ),
+            InvalidTransition(m) => (StatusCode::CONFLICT, "INVALID_STATE_TRANSITION", m.clone()),
+            TemplateProtected => (
+                StatusCode::FORBIDDEN,
+                "TEMPLATE_PROTECTED",
+                "Built-in templates cannot be deleted".into(),
+            ),
+            SandboxLimit { limit, .. } => (
+                StatusCode::FORBIDDEN,
+                "RESOURCE_LIMIT_ERROR",
+                format!("Sandbox limit reached: this organization may hold {limit} sandboxes"),
+            ),
+            RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMIT_EXCEEDED",
+                "Rate limit exceeded".into(),
+            ),
+            RuntimeUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "RUNTIME_UNAVAILABLE",
+                "No sandbox runtime is configured on this server".into(),
+            ),
+            InsufficientCapacity => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "INSUFFICIENT_CAPACITY",
+                "Not enough capacity to place the sandbox; try again later".into(),
+            ),
+            DatabaseUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "Service temporarily unavailable".into(),
+            ),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_ERROR",
+                "Internal server error".into(),
+            ),
+        }
+    }
+
+    fn details(&self) -> Map<String, Value> {
+        let v = match self {
+            ApiError::SandboxLimit { limit, current } => json!({
+                "limit": limit,
+                "current": current,
+                "available": (limit - current).max(0),
+            }),
+            ApiError::RateLimited {
+                retry_after_seconds,
+            } => {
+                json!({ "retry_after_seconds": retry_after_seconds })
+            }
+            _ => json!({}),
+        };
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                Self::DatabaseUnavailable(e)
+            }
+            e => Self::Internal(e.into()),
+        }
+    }
+}
+
+impl From<RuntimeError> for ApiError {
+    fn from(e: RuntimeError) -> Self {
+        match e {
+            RuntimeError::InsufficientCapacity(_) => Self::InsufficientCapacity,
+            RuntimeError::Unavailable(_) => Self::RuntimeUnavailable,
+            e => Self::Internal(e.into()),
+        }
+    }
+}
+
+/// Formats an error with its whole `source()` chain.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(error.code = code, error.chain = %chain(&self), "request failed");
+        } else {
+            tracing::debug!(error.code = code, error.message = %message, "request refused");
+        }
+        let body = ControlErrorBody::new(code, message, request_id::current(), self.details());
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::RateLimited {
+            retry_after_seconds,
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        }
+        response
+    }
+}

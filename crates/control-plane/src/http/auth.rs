@@ -1,0 +1,129 @@
+//! Authentication (CONTRACT.md §1.1) and the per-organization rate limit, as one middleware and one
+//! database statement ([`crate::db::auth`]). Adds `X-RateLimit-Limit`, `-Remaining` and `-Reset`
+//! (unix seconds at which the bucket is full again) to every authenticated response.
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use http::{HeaderMap, HeaderValue, header};
+
+use crate::db;
+use crate::error::ApiError;
+use crate::http::extract::Caller;
+use crate::keys;
+use crate::state::AppState;
+
+/// The key from `X-API-Key`, else from `Authorization: Bearer`.
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    let api_key = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    api_key.or_else(|| {
+        let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, token) = v.trim().split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|t| !t.is_empty())
+    })
+}
+
+struct Budget {
+    limit: u64,
+    remaining: u64,
+    reset_unix: i64,
+}
+
+impl Budget {
+    fn apply(&self, headers: &mut HeaderMap) {
+        headers.insert("x-ratelimit-limit", HeaderValue::from(self.limit));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from(self.remaining));
+        headers.insert("x-ratelimit-reset", HeaderValue::from(self.reset_unix));
+    }
+}
+
+pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    match authenticate(&state, req.headers()).await {
+        Err(e) => e.into_response(),
+        Ok((caller, budget, allowed)) => {
+            let mut response = match allowed {
+                Ok(()) => {
+                    req.extensions_mut().insert(caller);
+                    next.run(req).await
+                }
+                Err(e) => e.into_response(),
+            };
+            budget.apply(response.headers_mut());
+            response
+        }
+    }
+}
+
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Caller, Budget, Result<(), ApiError>), ApiError> {
+    let key = presented_key(headers).ok_or(ApiError::MissingApiKey)?;
+    let parsed = keys::parse(key).ok_or(ApiError::InvalidApiKey)?;
+    let limits = &state.settings.limits;
+    let row = db::auth::authenticate_and_take(
+        &state.pool,
+        parsed.key_id,
+        &keys::hash_secret(parsed.secret),
+        i32::try_from(limits.rate_limit).unwrap_or(i32::MAX),
+        f64::from(limits.rate_window_seconds),
+    )
+    .await?
+    .ok_or(ApiError::InvalidApiKey)?;
+    if !keys::secret_matches(parsed.secret, &row.secret_hash) {
+        return Err(ApiError::InvalidApiKey);
+    }
+    let (Some(tokens), Some(capacity), Some(rate), Some(allowed)) =
+        (row.tokens, row.capacity, row.refill_per_sec, row.allowed)
+    else {
+        return Err(ApiError::InvalidApiKey);
+    };
+    let now = Utc::now().timestamp();
+    let budget = Budget {
+        limit: capacity as u64,
+        remaining: tokens.max(0.0).floor() as u64,
+        reset_unix: now + ((capacity - tokens).max(0.0) / rate).ceil() as i64,
+    };
+    let verdict = if allowed {
+        Ok(())
+    } else {
+        let wait = ((1.0 - tokens) / rate).ceil().max(1.0) as u64;
+        Err(ApiError::RateLimited {
+            retry_after_seconds: wait,
+        })
+    };
+    let caller = Caller {
+        organization_id: row.organization_id,
+    };
+    Ok((caller, budget, verdict))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_from_either_header() {
+        let mut h = HeaderMap::new();
+        assert_eq!(presented_key(&h), None);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  abc "),
+        );
+        assert_eq!(presented_key(&h), Some("abc"));
+        h.insert("x-api-key", HeaderValue::from_static("def"));
+        assert_eq!(presented_key(&h), Some("def"));
+        h.insert("x-api-key", HeaderValue::from_static(""));
+        assert_eq!(presented_key(&h), Some("abc"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(presented_key(&h), None);
+    }
+}

@@ -1,0 +1,89 @@
+//! Extractors whose refusals use the error envelope: a JSON body that tolerates an empty body, a
+//! query string and the authenticated caller.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use http::StatusCode;
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON body, parsed whatever the `Content-Type`. An empty body reads as `{}`; malformed JSON
+/// (non-UTF-8 included) is `INVALID_JSON`, well-formed JSON of the wrong shape `INVALID_REQUEST`,
+/// and a body over `server.max_body_bytes` `PAYLOAD_TOO_LARGE`. Unknown fields are ignored.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::InvalidRequest("could not read the request body".into())
+            }
+        })?;
+        let text: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(text).map(JsonBody).map_err(|e| {
+            if e.is_data() {
+                ApiError::InvalidRequest(format!("Invalid request body: {e}"))
+            } else {
+                ApiError::InvalidJson(e.to_string())
+            }
+        })
+    }
+}
+
+/// A query string; a value of the wrong type is `INVALID_REQUEST`.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(q)| ApiQuery(q))
+            .map_err(|e| {
+                ApiError::InvalidRequest(format!("Invalid query string: {}", e.body_text()))
+            })
+    }
+}
+
+/// The organization the request's API key belongs to (set by the auth middleware).
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub organization_id: i64,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .copied()
+            .ok_or(ApiError::MissingApiKey)
+    }
+}
+
+/// A path parameter; an undecodable one is `INVALID_REQUEST`.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(p)| ApiPath(p))
+            .map_err(|e| ApiError::InvalidRequest(format!("Invalid path: {}", e.body_text())))
+    }
+}

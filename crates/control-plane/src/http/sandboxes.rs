@@ -1,0 +1,133 @@
+//! `POST/GET /v1/sandboxes`, `GET/DELETE /v1/sandboxes/{id}`.
+
+use api_types::control::{
+    CreateSandbox, CreatedSandbox, Sandbox, SandboxList, SandboxStatusChange,
+};
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::StatusCode;
+use serde::Deserialize;
+
+use crate::app::{actions, create, status};
+use crate::cursor::Cursor;
+use crate::db;
+use crate::error::ApiError;
+use crate::http::extract::{ApiPath, ApiQuery, Caller, JsonBody};
+use crate::request_id;
+use crate::state::AppState;
+use crate::views;
+
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1000;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/sandboxes", post(create_sandbox).get(list))
+        .route("/v1/sandboxes/{id}", get(get_one).delete(delete))
+}
+
+async fn create_sandbox(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(req): JsonBody<CreateSandbox>,
+) -> Result<(StatusCode, Json<CreatedSandbox>), ApiError> {
+    let (row, key) = create::create(&state, caller.organization_id, &req).await?;
+    let (auth_token, token_expires_at) = actions::issue_token(&state, &key, &row.id);
+    let body = CreatedSandbox {
+        sandbox: views::sandbox(&row, &state.settings.router, state.listen_port),
+        auth_token,
+        token_expires_at,
+        request_id: request_id::current(),
+    };
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    limit: Option<i64>,
+    status: Option<String>,
+    region: Option<String>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<SandboxList>, ApiError> {
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::InvalidRequest(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let status = q.status.as_deref().filter(|s| !s.is_empty());
+    if let Some(s) = status
+        && (s == "deleted" || !status::ALL.contains(&s))
+    {
+        return Err(ApiError::InvalidRequest(format!(
+            "unknown status filter {s:?}"
+        )));
+    }
+    let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(
+            Cursor::decode(c).ok_or_else(|| ApiError::InvalidRequest("invalid cursor".into()))?,
+        ),
+    };
+    let filter = db::sandboxes::ListFilter {
+        status,
+        region: q.region.as_deref().filter(|r| !r.is_empty()),
+        after: cursor.as_ref(),
+        fetch: limit + 1,
+    };
+    let mut rows = db::sandboxes::list(&state.pool, caller.organization_id, &filter).await?;
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = has_more.then(|| rows.last()).flatten().map(|r| {
+        Cursor {
+            created_at: r.created_at,
+            id: r.id.clone(),
+        }
+        .encode()
+    });
+    let data = rows
+        .iter()
+        .map(|r| views::sandbox(r, &state.settings.router, state.listen_port))
+        .collect();
+    Ok(Json(SandboxList {
+        object: "list".into(),
+        data,
+        has_more,
+        next_cursor,
+        url: "/v1/sandboxes".into(),
+        request_id: request_id::current(),
+    }))
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Sandbox>, ApiError> {
+    let row = actions::find(&state, caller.organization_id, &id).await?;
+    Ok(Json(views::sandbox(
+        &row,
+        &state.settings.router,
+        state.listen_port,
+    )))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<SandboxStatusChange>, ApiError> {
+    actions::delete(&state, caller.organization_id, &id).await?;
+    Ok(Json(SandboxStatusChange {
+        id,
+        status: "deleted".into(),
+        request_id: request_id::current(),
+    }))
+}

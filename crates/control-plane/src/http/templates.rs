@@ -1,0 +1,89 @@
+//! `GET /v1/templates`, `GET /v1/templates/{name or id}`, `DELETE /v1/templates/{id}`.
+
+use api_types::control::{Template, TemplateDeleted, TemplateList};
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+
+use crate::db::{self, templates::TemplateRef};
+use crate::error::ApiError;
+use crate::http::extract::{ApiPath, ApiQuery, Caller};
+use crate::request_id;
+use crate::state::AppState;
+use crate::views;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/templates", get(list))
+        .route("/v1/templates/{template}", get(get_one).delete(delete))
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    category: Option<String>,
+    language: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<TemplateList>, ApiError> {
+    let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+    let rows = db::templates::list_visible(
+        &state.pool,
+        caller.organization_id,
+        nonempty(&q.category).as_deref(),
+        nonempty(&q.language).as_deref(),
+    )
+    .await?;
+    Ok(Json(TemplateList {
+        object: "list".into(),
+        data: rows.iter().map(views::template).collect(),
+        request_id: request_id::current(),
+    }))
+}
+
+async fn find(
+    state: &AppState,
+    caller: Caller,
+    template: &str,
+) -> Result<db::templates::TemplateRow, ApiError> {
+    let not_found = || ApiError::TemplateNotFound(template.chars().take(64).collect());
+    let by = TemplateRef::parse(template).ok_or_else(not_found)?;
+    db::templates::find_visible(&state.pool, caller.organization_id, by)
+        .await?
+        .ok_or_else(not_found)
+}
+
+async fn get_one(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(template): ApiPath<String>,
+) -> Result<Json<Template>, ApiError> {
+    Ok(Json(views::template(
+        &find(&state, caller, &template).await?,
+    )))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(template): ApiPath<String>,
+) -> Result<Json<TemplateDeleted>, ApiError> {
+    let row = find(&state, caller, &template).await?;
+    if row.organization_id != Some(caller.organization_id) {
+        return Err(ApiError::TemplateProtected);
+    }
+    if !db::templates::delete_owned(&state.pool, caller.organization_id, row.id).await? {
+        return Err(ApiError::TemplateNotFound(
+            template.chars().take(64).collect(),
+        ));
+    }
+    Ok(Json(TemplateDeleted {
+        id: row.id.to_string(),
+        status: "deleted".into(),
+        request_id: request_id::current(),
+    }))
+}

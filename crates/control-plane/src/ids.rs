@@ -1,0 +1,56 @@
+//! Sandbox ids: 12 characters of `[a-z0-9]` starting with a letter, so they are DNS labels and never
+//! look like the `{port}-{id}` prefix the router parses.
+
+use rand::Rng;
+
+const LEN: usize = 12;
+const FIRST: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
+const REST: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+
+/// A fresh random sandbox id (about 60 bits of entropy).
+pub fn new_sandbox_id() -> String {
+    let mut rng = rand::thread_rng();
+    let mut id = String::with_capacity(LEN);
+    id.push(FIRST[rng.gen_range(0..FIRST.len())] as char);
+    for _ in 1..LEN {
+        id.push(REST[rng.gen_range(0..REST.len())] as char);
+    }
+    id
+}
+
+/// Whether `s` could be a sandbox id; anything else is answered 404 without a lookup.
+pub fn is_sandbox_id(s: &str) -> bool {
+    s.len() == LEN
+        && s.as_bytes()[0].is_ascii_lowercase()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_are_valid_labels_never_port_prefixed() {
+        for _ in 0..1000 {
+            let id = new_sandbox_id();
+            assert!(is_sandbox_id(&id), "{id}");
+            assert!(!id.as_bytes()[0].is_ascii_digit());
+            assert!(!id.contains('-'));
+        }
+    }
+
+    #[test]
+    fn refuses_non_ids() {
+        for s in [
+            "",
+            "7777-abcdefgh",
+            "Abcdefghijkl",
+            "1bcdefghijkl",
+            "abcdefghijk",
+            "abc/efghijkl",
+        ] {
+            assert!(!is_sandbox_id(s), "{s}");
+        }
+    }
+}

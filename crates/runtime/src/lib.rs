@@ -1,0 +1,36 @@
+//! The runtime interface: how the Warren control plane makes sandboxes exist.
+//!
+//! The control plane owns what a sandbox *should* be (its row in Postgres and its state machine); a
+//! [`SandboxRuntime`] makes it so on some backend: a Docker container per sandbox in production (a later
+//! crate feature), or [`fake::FakeRuntime`] (cargo feature `fake`) in tests. Every operation is keyed by
+//! the sandbox id, and [`SandboxRuntime::list`] reports what the backend holds so a reconciler can
+//! compare it with the database.
+
+mod spec;
+
+#[cfg(feature = "fake")]
+pub mod fake;
+
+use async_trait::async_trait;
+
+pub use spec::{Resources, RuntimeError, RuntimeSandbox, RuntimeState, RuntimeStatus, SandboxSpec};
+
+/// A backend that runs sandboxes. Implementations must be idempotent where the docs say so: the control
+/// plane may repeat an operation after a crash.
+#[async_trait]
+pub trait SandboxRuntime: Send + Sync + 'static {
+    /// Creates and starts a sandbox; returns once its agent is ready to serve (or fails).
+    async fn create(&self, spec: &SandboxSpec) -> Result<RuntimeSandbox, RuntimeError>;
+    /// Freezes a running sandbox, keeping its memory.
+    async fn pause(&self, sandbox_id: &str) -> Result<(), RuntimeError>;
+    /// Thaws a paused sandbox.
+    async fn resume(&self, sandbox_id: &str) -> Result<(), RuntimeError>;
+    /// Stops a sandbox's processes, keeping its filesystem.
+    async fn stop(&self, sandbox_id: &str) -> Result<(), RuntimeError>;
+    /// Starts a stopped sandbox again; returns its (possibly new) agent address.
+    async fn start(&self, sandbox_id: &str) -> Result<RuntimeSandbox, RuntimeError>;
+    /// Removes a sandbox and everything it wrote. Idempotent: an unknown id is not an error.
+    async fn destroy(&self, sandbox_id: &str) -> Result<(), RuntimeError>;
+    /// Everything the backend currently holds, for reconciliation.
+    async fn list(&self) -> Result<Vec<RuntimeStatus>, RuntimeError>;
+}

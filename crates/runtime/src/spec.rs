@@ -1,0 +1,82 @@
+//! The requests and answers that cross the runtime interface.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+
+/// The compute a sandbox may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resources {
+    pub vcpu: u32,
+    pub memory_mb: u32,
+    pub disk_mb: u32,
+}
+
+/// Everything a backend needs to create a sandbox.
+#[derive(Clone)]
+pub struct SandboxSpec {
+    /// The sandbox id, a short DNS label.
+    pub sandbox_id: String,
+    /// Template name, for labels and logs.
+    pub template: String,
+    /// The image the sandbox runs (a local Docker image name for the Docker backend).
+    pub image: String,
+    pub resources: Resources,
+    /// User environment variables for the agent and the code it runs.
+    pub env_vars: BTreeMap<String, String>,
+    pub internet_access: bool,
+    /// The sandbox's token key as hex; the agent reads it from `WARREN_AGENT_TOKEN_KEY` and verifies
+    /// `auth_token`s with it alone (the sandbox id comes in `WARREN_AGENT_SANDBOX_ID`).
+    pub token_key_hex: String,
+}
+
+impl fmt::Debug for SandboxSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxSpec")
+            .field("sandbox_id", &self.sandbox_id)
+            .field("template", &self.template)
+            .field("image", &self.image)
+            .field("resources", &self.resources)
+            .field("env_vars", &self.env_vars.keys().collect::<Vec<_>>())
+            .field("internet_access", &self.internet_access)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A sandbox the backend made ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeSandbox {
+    pub sandbox_id: String,
+    /// Where the sandbox's agent listens, as reachable from the host (the router proxies to it).
+    pub agent_addr: SocketAddr,
+}
+
+/// What the backend says a sandbox is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuntimeState {
+    Running,
+    Paused,
+    Stopped,
+}
+
+/// One entry of [`crate::SandboxRuntime::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeStatus {
+    pub sandbox_id: String,
+    pub state: RuntimeState,
+}
+
+type Source = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a runtime operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("sandbox {0} is not known to the runtime")]
+    NotFound(String),
+    #[error("not enough capacity to place the sandbox: {0}")]
+    InsufficientCapacity(String),
+    #[error("the runtime backend is unavailable")]
+    Unavailable(#[source] Source),
+    #[error("the runtime operation failed")]
+    Failed(#[source] Source),
+}
