@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every Warren test on this machine: the Rust suites (cargo-nextest, with a private Postgres cluster
+# started by the test harness when DATABASE_URL is unset) and the Python suites that drive the real agent and
+# control plane with the official SDK (hopx-ai, pinned in tests/requirements.txt).
+#
+# Needs: the Rust toolchain with cargo-nextest, PostgreSQL server binaries (initdb/pg_ctl) on PATH, python3.
+# Usage: scripts/test.sh            (everything)
+#        scripts/test.sh --rust     (Rust suites only)
+#        scripts/test.sh --python   (Python suites only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_rust=1 want_python=1
+case "${1:-}" in
+  --rust) want_python=0 ;;
+  --python) want_rust=0 ;;
+  "") ;;
+  *) echo "usage: $0 [--rust|--python]" >&2; exit 2 ;;
+esac
+
+venv=.venv
+ensure_venv() {
+  if [ ! -x "$venv/bin/python" ] || ! cmp -s tests/requirements.txt "$venv/.requirements"; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+    cp tests/requirements.txt "$venv/.requirements"
+  fi
+}
+
+ensure_venv
+# One venv for every suite: the Rust test that drives the control plane with the SDK uses it too.
+export WARREN_TEST_PYTHON="$PWD/$venv/bin/python"
+
+if [ "$want_rust" = 1 ]; then
+  # Build every binary first: the integration tests start the real `warren` and `warren-agent` processes.
+  cargo build --workspace --all-targets --locked
+  cargo nextest run --workspace --locked --profile ci
+fi
+
+if [ "$want_python" = 1 ]; then
+  cargo build --locked -p agent -p control-plane
+  # tests/control_sdk is driven by the Rust test `sdk::official_python_sdk`, which starts the server.
+  WARREN_AGENT_BIN="${WARREN_AGENT_BIN:-$PWD/target/debug/warren-agent}" \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/agent_sdk
+fi
