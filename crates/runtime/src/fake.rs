@@ -8,13 +8,16 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::{
-    RuntimeError, RuntimeSandbox, RuntimeState, RuntimeStatus, SandboxRuntime, SandboxSpec,
+    PooledSandbox, PooledSpec, RuntimeError, RuntimeSandbox, RuntimeState, RuntimeStatus,
+    SandboxRuntime, SandboxSpec,
 };
 
 /// One recorded call, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FakeCall {
     Create(String),
+    CreatePooled(String),
+    Claim(String),
     Pause(String),
     Resume(String),
     Stop(String),
@@ -32,6 +35,8 @@ pub enum FakeFailure {
 #[derive(Default)]
 struct Inner {
     sandboxes: BTreeMap<String, (RuntimeState, SandboxSpec)>,
+    /// Pooled sandboxes not claimed yet, by id.
+    pooled: BTreeMap<String, PooledSpec>,
     calls: Vec<FakeCall>,
     fail_next_create: Option<FakeFailure>,
 }
@@ -125,6 +130,44 @@ impl SandboxRuntime for FakeRuntime {
         Ok(Self::agent(&spec.sandbox_id))
     }
 
+    async fn create_pooled(&self, spec: &PooledSpec) -> Result<PooledSandbox, RuntimeError> {
+        let mut inner = self.lock();
+        inner
+            .calls
+            .push(FakeCall::CreatePooled(spec.sandbox_id.clone()));
+        inner.pooled.insert(spec.sandbox_id.clone(), spec.clone());
+        Ok(PooledSandbox {
+            sandbox_id: spec.sandbox_id.clone(),
+            agent_addr: Self::agent(&spec.sandbox_id).agent_addr,
+            configure_secret: spec.configure_secret.clone(),
+        })
+    }
+
+    async fn claim(
+        &self,
+        pooled: &PooledSandbox,
+        spec: &SandboxSpec,
+    ) -> Result<RuntimeSandbox, RuntimeError> {
+        let mut inner = self.lock();
+        inner.calls.push(FakeCall::Claim(spec.sandbox_id.clone()));
+        let waiting = inner
+            .pooled
+            .remove(&pooled.sandbox_id)
+            .ok_or_else(|| RuntimeError::NotFound(pooled.sandbox_id.clone()))?;
+        if waiting.configure_secret != pooled.configure_secret
+            || spec.sandbox_id != pooled.sandbox_id
+        {
+            return Err(RuntimeError::Failed(
+                "fake: wrong configure secret or id".into(),
+            ));
+        }
+        inner.sandboxes.insert(
+            spec.sandbox_id.clone(),
+            (RuntimeState::Running, spec.clone()),
+        );
+        Ok(Self::agent(&spec.sandbox_id))
+    }
+
     async fn pause(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
         let call = FakeCall::Pause(sandbox_id.to_owned());
         self.transition(
@@ -166,17 +209,19 @@ impl SandboxRuntime for FakeRuntime {
         let mut inner = self.lock();
         inner.calls.push(FakeCall::Destroy(sandbox_id.to_owned()));
         inner.sandboxes.remove(sandbox_id);
+        inner.pooled.remove(sandbox_id);
         Ok(())
     }
 
     async fn list(&self) -> Result<Vec<RuntimeStatus>, RuntimeError> {
         let inner = self.lock();
-        Ok(inner
-            .sandboxes
-            .iter()
-            .map(|(id, (state, _))| RuntimeStatus {
+        let owned = inner.sandboxes.iter().map(|(id, (state, _))| (id, *state));
+        let pooled = inner.pooled.keys().map(|id| (id, RuntimeState::Running));
+        Ok(owned
+            .chain(pooled)
+            .map(|(id, state)| RuntimeStatus {
                 sandbox_id: id.clone(),
-                state: *state,
+                state,
             })
             .collect())
     }
@@ -225,5 +270,29 @@ mod tests {
         rt.destroy("a").await.unwrap();
         assert!(rt.list().await.unwrap().is_empty());
         assert_eq!(rt.calls().len(), 9);
+    }
+
+    #[tokio::test]
+    async fn pooled_sandboxes_are_listed_then_claimed_once() {
+        let rt = FakeRuntime::new();
+        let pooled = rt
+            .create_pooled(&PooledSpec {
+                sandbox_id: "p".into(),
+                template: "base".into(),
+                image: "warren/template-base:latest".into(),
+                resources: spec("p").resources,
+                configure_secret: "s".into(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(rt.list().await.unwrap().len(), 1);
+        assert_eq!(rt.state_of("p"), None, "not owned before the claim");
+        rt.claim(&pooled, &spec("p")).await.unwrap();
+        assert_eq!(rt.state_of("p"), Some(RuntimeState::Running));
+        assert!(matches!(
+            rt.claim(&pooled, &spec("p")).await,
+            Err(RuntimeError::NotFound(_))
+        ));
+        assert_eq!(rt.list().await.unwrap().len(), 1);
     }
 }

@@ -13,7 +13,10 @@ pub mod fake;
 
 use async_trait::async_trait;
 
-pub use spec::{Resources, RuntimeError, RuntimeSandbox, RuntimeState, RuntimeStatus, SandboxSpec};
+pub use spec::{
+    PooledSandbox, PooledSpec, Resources, RuntimeError, RuntimeSandbox, RuntimeState,
+    RuntimeStatus, SandboxSpec,
+};
 
 /// A backend that runs sandboxes. Implementations must be idempotent where the docs say so: the control
 /// plane may repeat an operation after a crash.
@@ -21,6 +24,17 @@ pub use spec::{Resources, RuntimeError, RuntimeSandbox, RuntimeState, RuntimeSta
 pub trait SandboxRuntime: Send + Sync + 'static {
     /// Creates and starts a sandbox; returns once its agent is ready to serve (or fails).
     async fn create(&self, spec: &SandboxSpec) -> Result<RuntimeSandbox, RuntimeError>;
+    /// Starts a sandbox that belongs to nobody yet (warm pool). Its agent waits for the one-time
+    /// configure step, authenticated by `spec.configure_secret`; returns once the agent is healthy.
+    async fn create_pooled(&self, spec: &PooledSpec) -> Result<PooledSandbox, RuntimeError>;
+    /// Hands a pooled sandbox to its owner: runs the agent's configure step with the owner's identity,
+    /// token key and environment (`spec.sandbox_id` is the pooled sandbox's id). Returns the sandbox
+    /// ready to serve its owner.
+    async fn claim(
+        &self,
+        pooled: &PooledSandbox,
+        spec: &SandboxSpec,
+    ) -> Result<RuntimeSandbox, RuntimeError>;
     /// Freezes a running sandbox, keeping its memory.
     async fn pause(&self, sandbox_id: &str) -> Result<(), RuntimeError>;
     /// Thaws a paused sandbox.

@@ -43,6 +43,46 @@ impl fmt::Debug for SandboxSpec {
     }
 }
 
+/// A warm-pool sandbox to start before it has an owner. Its id is final: the sandbox keeps it when
+/// claimed, so every later operation is keyed by it as for any other sandbox.
+#[derive(Clone)]
+pub struct PooledSpec {
+    pub sandbox_id: String,
+    pub template: String,
+    pub image: String,
+    pub resources: Resources,
+    /// The secret of the agent's one-time configure step (`WARREN_AGENT_CONFIGURE_SECRET`).
+    pub configure_secret: String,
+}
+
+impl fmt::Debug for PooledSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PooledSpec")
+            .field("sandbox_id", &self.sandbox_id)
+            .field("template", &self.template)
+            .field("image", &self.image)
+            .field("resources", &self.resources)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A started warm-pool sandbox, waiting to be claimed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PooledSandbox {
+    pub sandbox_id: String,
+    pub agent_addr: SocketAddr,
+    pub configure_secret: String,
+}
+
+impl fmt::Debug for PooledSandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PooledSandbox")
+            .field("sandbox_id", &self.sandbox_id)
+            .field("agent_addr", &self.agent_addr)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A sandbox the backend made ready.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeSandbox {
