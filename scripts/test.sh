@@ -3,7 +3,9 @@
 # started by the test harness when DATABASE_URL is unset) and the Python suites that drive the real agent and
 # control plane with the official SDK (hopx-ai, pinned in tests/requirements.txt).
 #
-# Needs: the Rust toolchain with cargo-nextest, PostgreSQL server binaries (initdb/pg_ctl) on PATH, python3.
+# Needs: the Rust toolchain with cargo-nextest, PostgreSQL server binaries (initdb/pg_ctl) on PATH, python3,
+# and a Docker engine: scripts/docker-engine.sh uses a running one or installs and starts one (as root), then
+# the base image and the template images are built locally when missing (no registry needed).
 # Usage: scripts/test.sh            (everything)
 #        scripts/test.sh --rust     (Rust suites only)
 #        scripts/test.sh --python   (Python suites only)
@@ -30,6 +32,12 @@ ensure_venv() {
 ensure_venv
 # One venv for every suite: the Rust test that drives the control plane with the SDK uses it too.
 export WARREN_TEST_PYTHON="$PWD/$venv/bin/python"
+
+# The real-engine suites need an engine, the sandbox disk and the template images (idempotent, fast when
+# everything is there already).
+scripts/docker-engine.sh --sandbox-disk
+scripts/base-image.sh
+scripts/build-templates.sh
 
 if [ "$want_rust" = 1 ]; then
   # Build every binary first: the integration tests start the real `warren` and `warren-agent` processes.

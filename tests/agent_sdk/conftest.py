@@ -3,6 +3,10 @@
 The binary comes from $WARREN_AGENT_BIN (default: target/debug/warren-agent; build it first with
 `cargo build -p agent`). User code runs through this venv's python (WARREN_AGENT_PYTHON), so the
 numpy/pandas/matplotlib installed from tests/requirements.txt are really exercised.
+
+With $WARREN_AGENT_URL, $WARREN_AGENT_SANDBOX_ID and $WARREN_AGENT_TOKEN_KEY (hex) set, no process is
+started: the tests drive the agent already listening there (a sandbox container made by the Docker
+runtime, in the Rust test that runs this suite against one).
 """
 
 import base64
@@ -53,7 +57,22 @@ def user_can_run_python() -> bool:
     return probe.returncode == 0
 
 
+class ExternalAgent:
+    """An agent someone else started, e.g. inside a sandbox container."""
+
+    def __init__(self, url: str, sandbox_id: str, key_hex: str):
+        self.url = url.rstrip("/")
+        self.sandbox_id = sandbox_id
+        self.workspace = Path("/workspace")
+        self.token = sign(bytes.fromhex(key_hex), sandbox_id, int(time.time()) + 24 * 3600)
+
+    def stop(self):
+        pass
+
+
 class Agent:
+    sandbox_id = SANDBOX_ID
+
     def __init__(self, tmp: Path):
         self.key = os.urandom(32)
         self.port = free_port()
@@ -97,6 +116,11 @@ class Agent:
 
 @pytest.fixture(scope="session")
 def agent():
+    if url := os.environ.get("WARREN_AGENT_URL"):
+        yield ExternalAgent(
+            url, os.environ["WARREN_AGENT_SANDBOX_ID"], os.environ["WARREN_AGENT_TOKEN_KEY"]
+        )
+        return
     with tempfile.TemporaryDirectory() as tmp:
         a = Agent(Path(tmp))
         yield a
@@ -105,7 +129,7 @@ def agent():
 
 @pytest.fixture
 def sandbox(agent) -> Sandbox:
-    sb = Sandbox.debug(agent.url, agent.token, sandbox_id=SANDBOX_ID)
+    sb = Sandbox.debug(agent.url, agent.token, sandbox_id=agent.sandbox_id)
     # Sandbox.debug has no control plane to ask for public_host; give WebSocket features the agent URL.
     sb._ws_client = WebSocketClient(agent.url, agent.token)
     return sb

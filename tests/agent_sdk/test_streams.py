@@ -28,7 +28,8 @@ def test_files_watch(sandbox, agent):
 
         async def writer():
             for _ in range(100):
-                target.write_text("x")
+                # Through the agent, so it works wherever the agent runs (a process or a container).
+                await asyncio.to_thread(sandbox.files.write, str(target), "x")
                 await asyncio.sleep(0.1)
 
         task = asyncio.create_task(writer())

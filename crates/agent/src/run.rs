@@ -137,16 +137,20 @@ impl AppInner {
     ) -> ApiResult<(u32, Outcome)> {
         let Prepared { spec, scratch } = prepared;
         let program = spec.program.clone();
-        let child = self.spawner.spawn(spec).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "COMMAND_FAILED",
-                    format!("Command not found: {program}"),
-                )
-            } else {
-                ApiError::internal("start a process", e)
-            }
+        let child = self.spawner.spawn(spec).map_err(|e| match e.raw_os_error() {
+            _ if e.kind() == std::io::ErrorKind::NotFound => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "COMMAND_FAILED",
+                format!("Command not found: {program}"),
+            ),
+            // The sandbox's pids or memory limit is reached (a fork bomb, say): the caller may retry
+            // once its processes are gone.
+            Some(libc::EAGAIN | libc::ENOMEM) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "RESOURCE_EXHAUSTED",
+                "The sandbox is at its process or memory limit; try again when processes have ended",
+            ),
+            _ => ApiError::internal("start a process", e),
         })?;
         let pid = child.pid;
         self.metrics

@@ -63,6 +63,9 @@ pub struct CreateSandbox {
     pub internet_access: Option<bool>,
     #[serde(default)]
     pub env_vars: Option<BTreeMap<String, String>>,
+    /// Warren extension: port previews (`{port}-{id}.{domain}`) need the sandbox token.
+    #[serde(default)]
+    pub private_previews: Option<bool>,
 }
 
 /// `POST /v1/sandboxes` response: the sandbox object plus its first agent token.

@@ -80,7 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let pool = || db::pool(&settings.database).context("invalid database settings");
     match cli.command {
         Command::Serve => {
-            let runtime = runtime_from_settings(&settings);
+            let runtime = runtime_from_settings(&settings).await?;
             Application::build(settings, runtime)
                 .await?
                 .run_until_stopped()

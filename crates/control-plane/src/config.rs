@@ -22,6 +22,11 @@ pub struct Settings {
     pub sandboxes: SandboxSettings,
     pub router: RouterSettings,
     pub runtime: RuntimeSettings,
+    /// The Docker backend (`runtime.kind = "docker"`); see `docs/configuration.md`.
+    pub docker: runtime_docker::DockerSettings,
+    pub capacity: CapacitySettings,
+    pub pool: PoolSettings,
+    pub reconcile: ReconcileSettings,
     pub log: LogSettings,
 }
 
@@ -123,7 +128,8 @@ impl Default for SandboxSettings {
     }
 }
 
-/// The shape of `public_host`: `{scheme}://{sandbox_id}.{domain}[:{public_port}]`.
+/// The shape of `public_host`: `{scheme}://{sandbox_id}.{domain}[:{public_port}]`, and the router that
+/// serves those hosts (see `docs/router.md`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RouterSettings {
@@ -131,6 +137,12 @@ pub struct RouterSettings {
     pub domain: String,
     /// Port clients reach the router on; defaults to `server.port`.
     pub public_port: Option<u16>,
+    /// Which roles `warren serve` plays on its port.
+    pub mode: RouterMode,
+    /// Seconds a resolved route stays cached; a backstop, changes are pushed by Postgres `NOTIFY`.
+    pub cache_ttl_seconds: u32,
+    /// Seconds to wait for a TCP connection to a sandbox before answering 502.
+    pub connect_timeout_seconds: u32,
 }
 
 impl Default for RouterSettings {
@@ -139,8 +151,25 @@ impl Default for RouterSettings {
             scheme: "http".into(),
             domain: "sandbox.localhost".into(),
             public_port: None,
+            mode: RouterMode::default(),
+            cache_ttl_seconds: 5,
+            connect_timeout_seconds: 5,
         }
     }
+}
+
+/// What `warren serve` answers on its port.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouterMode {
+    /// Sandbox hosts (`{id}.{domain}`, `{port}-{id}.{domain}`) go to the router, every other host to
+    /// the control-plane API.
+    #[default]
+    Both,
+    /// Only the router; other hosts get 404 `ROUTE_NOT_FOUND`.
+    Router,
+    /// Only the control-plane API; sandbox hosts are not routed.
+    Api,
 }
 
 /// Which backend runs sandboxes.
@@ -150,12 +179,64 @@ pub enum RuntimeKind {
     /// No backend: the API serves, but creating a sandbox answers 503 `RUNTIME_UNAVAILABLE`.
     #[default]
     None,
+    /// One hardened container per sandbox on the Docker engine of `[docker]`.
+    Docker,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RuntimeSettings {
     pub kind: RuntimeKind,
+    /// Seconds a create (or a warm-pool start, or a claim) may take before it counts as failed.
+    pub create_timeout_seconds: u32,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        Self {
+            kind: RuntimeKind::default(),
+            create_timeout_seconds: 120,
+        }
+    }
+}
+
+/// What all live sandboxes together (creating, running, paused, and the warm pool) may be given.
+/// Unset values come from the host: see `app::capacity`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CapacitySettings {
+    /// vCPUs; default 4 × the host's CPUs (CPU limits are quotas that share the cores).
+    pub vcpu: Option<u32>,
+    /// MiB of memory; default the host's total memory (memory is not overcommitted).
+    pub memory_mb: Option<u32>,
+}
+
+/// The warm pool: sandboxes started ahead of demand, per built-in template.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PoolSettings {
+    /// Warm sandboxes to keep per built-in template name, e.g. `{ "code-interpreter" = 2 }`;
+    /// templates not listed have none.
+    pub templates: std::collections::BTreeMap<String, u32>,
+}
+
+/// The reconciler and the leadership that runs it (and the pool refill) on one replica.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconcileSettings {
+    /// Seconds between two reconciliation passes (one also runs when a replica becomes leader).
+    pub interval_seconds: u32,
+    /// Seconds between a follower's attempts to become leader.
+    pub leader_retry_seconds: u32,
+}
+
+impl Default for ReconcileSettings {
+    fn default() -> Self {
+        Self {
+            interval_seconds: 30,
+            leader_retry_seconds: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -231,6 +312,27 @@ impl Settings {
                 "sandboxes.reaper_interval_seconds must be positive",
             ));
         }
+        if self.runtime.create_timeout_seconds == 0
+            || self.reconcile.interval_seconds == 0
+            || self.reconcile.leader_retry_seconds == 0
+        {
+            return Err(ConfigError::Invalid(
+                "runtime.create_timeout_seconds and reconcile.*_seconds must be positive",
+            ));
+        }
+        if self.capacity.vcpu == Some(0) || self.capacity.memory_mb == Some(0) {
+            return Err(ConfigError::Invalid("capacity.* must be positive"));
+        }
+        if self.router.cache_ttl_seconds == 0 || self.router.connect_timeout_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "router.cache_ttl_seconds and router.connect_timeout_seconds must be positive",
+            ));
+        }
+        if self.router.domain.is_empty() || self.router.domain.starts_with('.') {
+            return Err(ConfigError::Invalid(
+                "router.domain must be a domain name such as sandbox.localhost",
+            ));
+        }
         if self.server.max_body_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "server.max_body_bytes must be positive",
@@ -289,6 +391,25 @@ mod tests {
             assert_eq!(s.server.port, 9100);
             assert_eq!(s.limits.rate_limit, 5);
             assert_eq!(s.sandboxes.token_ttl_seconds, 86_400);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail's closure returns figment::Error"
+    )]
+    fn pool_sizes_and_capacity_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("WARREN_POOL__TEMPLATES", "{code-interpreter=2,base=1}");
+            jail.set_env("WARREN_CAPACITY__VCPU", "6");
+            jail.set_env("WARREN_RUNTIME__KIND", "docker");
+            let s = Settings::load(None).expect("loads");
+            assert_eq!(s.pool.templates.get("code-interpreter"), Some(&2));
+            assert_eq!(s.pool.templates.get("base"), Some(&1));
+            assert_eq!((s.capacity.vcpu, s.capacity.memory_mb), (Some(6), None));
+            assert_eq!(s.runtime.kind, RuntimeKind::Docker);
             Ok(())
         });
     }

@@ -42,8 +42,18 @@ pub enum ApiError {
     RateLimited { retry_after_seconds: u64 },
     #[error("no sandbox runtime is configured")]
     RuntimeUnavailable,
+    #[error("the sandbox runtime is unreachable")]
+    RuntimeUnreachable,
     #[error("insufficient capacity")]
     InsufficientCapacity,
+    /// Admission control: the sandbox would take the live total of `resource` over `limit`.
+    #[error("insufficient {resource} capacity")]
+    CapacityExceeded {
+        resource: &'static str,
+        requested: i64,
+        in_use: i64,
+        limit: i64,
+    },
     #[error("database unavailable")]
     DatabaseUnavailable(#[source] sqlx::Error),
     #[error("internal error")]
@@ -121,10 +131,34 @@ impl ApiError {
                 "RUNTIME_UNAVAILABLE",
                 "No sandbox runtime is configured on this server".into(),
             ),
+            RuntimeUnreachable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "RUNTIME_UNAVAILABLE",
+                "The sandbox runtime is unreachable; try again later".into(),
+            ),
             InsufficientCapacity => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "INSUFFICIENT_CAPACITY",
                 "Not enough capacity to place the sandbox; try again later".into(),
+            ),
+            CapacityExceeded {
+                resource,
+                requested,
+                in_use,
+                limit,
+            } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "INSUFFICIENT_CAPACITY",
+                format!(
+                    "Not enough capacity to place the sandbox: it needs {requested} {} and {} of \
+                     {limit} are free; try again later",
+                    if *resource == "vcpu" {
+                        "vCPU"
+                    } else {
+                        "MiB of memory"
+                    },
+                    (limit - in_use).max(0)
+                ),
             ),
             DatabaseUnavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -145,6 +179,17 @@ impl ApiError {
                 "limit": limit,
                 "current": current,
                 "available": (limit - current).max(0),
+            }),
+            ApiError::CapacityExceeded {
+                resource,
+                requested,
+                in_use,
+                limit,
+            } => json!({
+                "resource": resource,
+                "requested": requested,
+                "in_use": in_use,
+                "limit": limit,
             }),
             ApiError::RateLimited {
                 retry_after_seconds,
@@ -175,7 +220,7 @@ impl From<RuntimeError> for ApiError {
     fn from(e: RuntimeError) -> Self {
         match e {
             RuntimeError::InsufficientCapacity(_) => Self::InsufficientCapacity,
-            RuntimeError::Unavailable(_) => Self::RuntimeUnavailable,
+            RuntimeError::Unavailable(_) => Self::RuntimeUnreachable,
             e => Self::Internal(e.into()),
         }
     }

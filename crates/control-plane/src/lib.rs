@@ -4,7 +4,7 @@
 //!
 //! Layout: [`http`] (routes, extractors, auth middleware) → [`app`] (lifecycle rules, transaction
 //! boundaries, the reaper) → [`db`] (one module per table group), with sandboxes driven through the
-//! [`runtime::SandboxRuntime`] trait. Errors go through [`error::ApiError`], the one place that maps
+//! [`runtime::SandboxRuntime`] trait. [`router`] serves the sandboxes' own hosts on the same port. Errors go through [`error::ApiError`], the one place that maps
 //! them to status codes and stable codes.
 
 pub mod admin;
@@ -18,6 +18,7 @@ pub mod http;
 pub mod ids;
 pub mod keys;
 pub mod request_id;
+pub mod router;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

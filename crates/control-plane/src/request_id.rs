@@ -4,7 +4,7 @@
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue};
 
 pub const HEADER: &str = "x-request-id";
 
@@ -19,8 +19,8 @@ pub fn current() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-fn from_client(req: &Request) -> Option<String> {
-    let v = req.headers().get(HEADER)?.to_str().ok()?;
+fn from_client(value: Option<&HeaderValue>) -> Option<String> {
+    let v = value?.to_str().ok()?;
     let sane = !v.is_empty()
         && v.len() <= 128
         && v.bytes()
@@ -28,9 +28,19 @@ fn from_client(req: &Request) -> Option<String> {
     sane.then(|| v.to_owned())
 }
 
+/// The client's id when it sent a sane one, else a new one.
+pub fn of(headers: &HeaderMap) -> String {
+    of_value(headers.get(HEADER))
+}
+
+/// The same from the client's `X-Request-ID` value, if any.
+pub fn of_value(value: Option<&HeaderValue>) -> String {
+    from_client(value).unwrap_or_else(|| format!("req_{}", uuid::Uuid::new_v4().simple()))
+}
+
 /// Middleware: runs the rest of the stack inside the request id's scope and sets the header.
 pub async fn layer(req: Request, next: Next) -> Response {
-    let id = from_client(&req).unwrap_or_else(|| format!("req_{}", uuid::Uuid::new_v4().simple()));
+    let id = of(req.headers());
     let mut response = REQUEST_ID.scope(id.clone(), next.run(req)).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, v);

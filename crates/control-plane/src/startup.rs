@@ -2,15 +2,24 @@
 //! wires state; [`Application::run_until_stopped`] serves until SIGINT/SIGTERM.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use runtime::SandboxRuntime;
+use axum::serve::ListenerExt as _;
+use runtime::{RuntimeError, SandboxRuntime};
+use runtime_docker::DockerRuntime;
 use tokio::net::TcpListener;
 
+use crate::app::capacity::Capacity;
+use crate::app::lazy_docker::LazyDocker;
+use crate::app::leader;
+use crate::app::pool::PoolRefill;
 use crate::app::reaper::Reaper;
+use crate::app::reconcile::Reconciler;
 use crate::config::{RuntimeKind, Settings};
+use crate::db;
+use crate::router::routes::Routes;
 use crate::state::{AppInner, AppState};
-use crate::{db, http};
 
 pub struct Application {
     listener: TcpListener,
@@ -18,16 +27,33 @@ pub struct Application {
     background_tasks: bool,
 }
 
-/// The runtime `runtime.kind` names. Only `none` exists until the Docker backend lands.
-pub fn runtime_from_settings(settings: &Settings) -> Option<Arc<dyn SandboxRuntime>> {
+/// The runtime `runtime.kind` names. With `docker`, an engine that does not answer does not stop
+/// the server: it serves, and runtime calls answer 503 `RUNTIME_UNAVAILABLE` until the engine is back
+/// ([`LazyDocker`]). Any other failure to prepare the backend (say, no agent binary) stops startup.
+pub async fn runtime_from_settings(
+    settings: &Settings,
+) -> anyhow::Result<Option<Arc<dyn SandboxRuntime>>> {
     match settings.runtime.kind {
         RuntimeKind::None => {
             tracing::warn!(
                 "no sandbox runtime configured (runtime.kind = \"none\"): the API serves, but \
                  creating a sandbox answers 503 RUNTIME_UNAVAILABLE"
             );
-            None
+            Ok(None)
         }
+        RuntimeKind::Docker => match DockerRuntime::connect(&settings.docker).await {
+            Ok(docker) => Ok(Some(Arc::new(docker))),
+            Err(RuntimeError::Unavailable(e)) => {
+                tracing::warn!(
+                    docker.socket = %settings.docker.socket,
+                    error.chain = %crate::error::chain(e.as_ref()),
+                    "the Docker engine does not answer; serving anyway (sandbox operations answer \
+                     503 RUNTIME_UNAVAILABLE until it does)"
+                );
+                Ok(Some(Arc::new(LazyDocker::new(settings.docker.clone()))))
+            }
+            Err(e) => Err(anyhow::Error::new(e).context("cannot prepare the Docker runtime")),
+        },
     }
 }
 
@@ -42,11 +68,17 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}:{}", addr.0, addr.1))?;
         let listen_port = listener.local_addr()?.port();
+        let pool_for_routes = pool.clone();
+        let route_ttl = Duration::from_secs(u64::from(settings.router.cache_ttl_seconds));
         let state = AppState(Arc::new(AppInner {
             pool,
             runtime,
+            capacity: Capacity::from_settings(&settings.capacity),
             settings,
             listen_port,
+            in_flight: Default::default(),
+            leader: Default::default(),
+            routes: Arc::new(Routes::new(pool_for_routes, route_ttl)),
         }));
         Ok(Self {
             listener,
@@ -55,7 +87,8 @@ impl Application {
         })
     }
 
-    /// Leaves the reaper to the caller ([`Application::reaper`]), for deterministic tests.
+    /// Leaves the reaper, the reconciler and the pool refill to the caller ([`Application::reaper`],
+    /// [`Application::reconciler`], [`Application::pool_refill`]), for deterministic tests.
     pub fn without_background_tasks(mut self) -> Self {
         self.background_tasks = false;
         self
@@ -73,19 +106,44 @@ impl Application {
         Reaper::new(self.state.clone())
     }
 
+    pub fn reconciler(&self) -> Reconciler {
+        Reconciler::new(self.state.clone())
+    }
+
+    pub fn pool_refill(&self) -> PoolRefill {
+        PoolRefill::new(self.state.clone())
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let reaper = self
             .background_tasks
             .then(|| tokio::spawn(self.reaper().run_forever()));
+        // Aborted when this future ends or is dropped: leadership must not outlive the server.
+        let _leader = (self.background_tasks && self.state.runtime.is_some())
+            .then(|| AbortOnDrop(tokio::spawn(leader::run_forever(self.state.clone()))));
         tracing::info!(port = self.port(), "warren control plane listening");
-        let app = http::router(self.state);
-        let served = axum::serve(self.listener, app)
+        let (service, route_listener) = crate::router::service(self.state);
+        let _route_listener = route_listener.map(AbortOnDrop);
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        let served = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await;
         if let Some(reaper) = reaper {
             reaper.abort();
         }
         served
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -1,11 +1,15 @@
 //! `AppState`: what every handler can reach.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use runtime::SandboxRuntime;
 use sqlx::PgPool;
 
+use crate::app::capacity::Capacity;
+use crate::app::reconcile::InFlight;
 use crate::config::Settings;
+use crate::router::routes::Routes;
 
 /// Cheap to clone; derefs to [`AppInner`].
 #[derive(Clone)]
@@ -20,6 +24,15 @@ pub struct AppInner {
     pub settings: Settings,
     /// The port the server listens on (the default `router.public_port`).
     pub listen_port: u16,
+    /// What all live sandboxes together may be given (`[capacity]` resolved against the host).
+    pub capacity: Capacity,
+    /// Sandbox creates running in this process; the reconciler leaves them alone.
+    pub in_flight: InFlight,
+    /// Whether this replica currently runs the reconciler and the pool refill.
+    pub leader: AtomicBool,
+    /// The router's route cache; actions of this replica evict from it directly (other replicas
+    /// hear of them through `NOTIFY`).
+    pub routes: Arc<Routes>,
 }
 
 impl std::ops::Deref for AppState {

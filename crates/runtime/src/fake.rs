@@ -2,8 +2,10 @@
 //! be told to fail the next create.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Mutex;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
@@ -25,6 +27,11 @@ pub enum FakeCall {
     Destroy(String),
 }
 
+/// Decides where a created sandbox's agent listens, e.g. by starting a real agent with the spec's
+/// token key (see [`FakeRuntime::set_agent_hook`]).
+pub type AgentHook =
+    Arc<dyn Fn(SandboxSpec) -> Pin<Box<dyn Future<Output = SocketAddr> + Send>> + Send + Sync>;
+
 /// How the next create fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FakeFailure {
@@ -39,6 +46,9 @@ struct Inner {
     pooled: BTreeMap<String, PooledSpec>,
     calls: Vec<FakeCall>,
     fail_next_create: Option<FakeFailure>,
+    /// Agent addresses the hook chose, by sandbox id.
+    agent_addrs: BTreeMap<String, SocketAddr>,
+    agent_hook: Option<AgentHook>,
 }
 
 /// The fake backend. Agents "listen" on `127.0.0.1:7777`.
@@ -70,9 +80,64 @@ impl FakeRuntime {
             .map(|(_, s)| s.clone())
     }
 
+    /// From now on, `create` asks `hook` where the new sandbox's agent listens (instead of the default
+    /// `127.0.0.1:7777`); `start` returns the same address again.
+    pub fn set_agent_hook(&self, hook: AgentHook) {
+        self.lock().agent_hook = Some(hook);
+    }
+
+    /// The agent address the hook chose for a sandbox.
+    pub fn agent_addr(&self, sandbox_id: &str) -> Option<SocketAddr> {
+        self.lock().agent_addrs.get(sandbox_id).copied()
+    }
+
     /// Makes the next `create` fail this way.
     pub fn fail_next_create(&self, failure: FakeFailure) {
         self.lock().fail_next_create = Some(failure);
+    }
+
+    /// Holds a running sandbox nobody asked for, as a crashed server may leave behind.
+    pub fn add_orphan(&self, sandbox_id: &str) {
+        let spec = SandboxSpec {
+            sandbox_id: sandbox_id.to_owned(),
+            template: "orphan".into(),
+            image: "orphan".into(),
+            resources: crate::Resources {
+                vcpu: 1,
+                memory_mb: 1,
+                disk_mb: 1,
+            },
+            env_vars: BTreeMap::new(),
+            internet_access: true,
+            token_key_hex: String::new(),
+        };
+        self.lock()
+            .sandboxes
+            .insert(sandbox_id.to_owned(), (RuntimeState::Running, spec));
+    }
+
+    /// Forgets a sandbox (owned or pooled) without recording a call, as if it vanished behind the
+    /// control plane's back. `false` when the fake held none by that id.
+    pub fn vanish(&self, sandbox_id: &str) -> bool {
+        let mut inner = self.lock();
+        let owned = inner.sandboxes.remove(sandbox_id).is_some();
+        inner.pooled.remove(sandbox_id).is_some() || owned
+    }
+
+    /// Sets an owned sandbox's state without recording a call (`Stopped`: its processes exited).
+    pub fn set_state(&self, sandbox_id: &str, state: RuntimeState) -> bool {
+        match self.lock().sandboxes.get_mut(sandbox_id) {
+            Some((s, _)) => {
+                *s = state;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ids of the pooled sandboxes not claimed yet.
+    pub fn pooled_ids(&self) -> Vec<String> {
+        self.lock().pooled.keys().cloned().collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -84,6 +149,15 @@ impl FakeRuntime {
             sandbox_id: sandbox_id.to_owned(),
             agent_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 7777)),
         }
+    }
+
+    /// The address the agent hook chose for `sandbox_id`, else the default.
+    fn hooked_agent(&self, sandbox_id: &str) -> RuntimeSandbox {
+        let mut agent = Self::agent(sandbox_id);
+        if let Some(addr) = self.agent_addr(sandbox_id) {
+            agent.agent_addr = addr;
+        }
+        agent
     }
 
     fn transition(
@@ -112,22 +186,33 @@ impl FakeRuntime {
 #[async_trait]
 impl SandboxRuntime for FakeRuntime {
     async fn create(&self, spec: &SandboxSpec) -> Result<RuntimeSandbox, RuntimeError> {
-        let mut inner = self.lock();
-        inner.calls.push(FakeCall::Create(spec.sandbox_id.clone()));
-        match inner.fail_next_create.take() {
-            Some(FakeFailure::InsufficientCapacity) => {
-                return Err(RuntimeError::InsufficientCapacity(
-                    "fake host is full".into(),
-                ));
+        let hook = {
+            let mut inner = self.lock();
+            inner.calls.push(FakeCall::Create(spec.sandbox_id.clone()));
+            match inner.fail_next_create.take() {
+                Some(FakeFailure::InsufficientCapacity) => {
+                    return Err(RuntimeError::InsufficientCapacity(
+                        "fake host is full".into(),
+                    ));
+                }
+                Some(FakeFailure::Failed) => {
+                    return Err(RuntimeError::Failed("fake failure".into()));
+                }
+                None => {}
             }
-            Some(FakeFailure::Failed) => return Err(RuntimeError::Failed("fake failure".into())),
-            None => {}
+            inner.sandboxes.insert(
+                spec.sandbox_id.clone(),
+                (RuntimeState::Running, spec.clone()),
+            );
+            inner.agent_hook.clone()
+        };
+        if let Some(hook) = hook {
+            let addr = hook(spec.clone()).await;
+            self.lock()
+                .agent_addrs
+                .insert(spec.sandbox_id.clone(), addr);
         }
-        inner.sandboxes.insert(
-            spec.sandbox_id.clone(),
-            (RuntimeState::Running, spec.clone()),
-        );
-        Ok(Self::agent(&spec.sandbox_id))
+        Ok(self.hooked_agent(&spec.sandbox_id))
     }
 
     async fn create_pooled(&self, spec: &PooledSpec) -> Result<PooledSandbox, RuntimeError> {
@@ -202,7 +287,7 @@ impl SandboxRuntime for FakeRuntime {
             &[RuntimeState::Stopped],
             RuntimeState::Running,
         )?;
-        Ok(Self::agent(sandbox_id))
+        Ok(self.hooked_agent(sandbox_id))
     }
 
     async fn destroy(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
@@ -246,6 +331,20 @@ mod tests {
             internet_access: true,
             token_key_hex: "00".repeat(32),
         }
+    }
+
+    #[tokio::test]
+    async fn the_agent_hook_chooses_the_address() {
+        let rt = FakeRuntime::new();
+        let chosen = SocketAddr::from((Ipv4Addr::LOCALHOST, 4242));
+        rt.set_agent_hook(Arc::new(move |spec: SandboxSpec| {
+            assert_eq!(spec.sandbox_id, "a");
+            Box::pin(async move { chosen })
+        }));
+        assert_eq!(rt.create(&spec("a")).await.unwrap().agent_addr, chosen);
+        rt.stop("a").await.unwrap();
+        assert_eq!(rt.start("a").await.unwrap().agent_addr, chosen);
+        assert_eq!(rt.agent_addr("a"), Some(chosen));
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use control_plane::app::reaper::Reaper;
 use control_plane::config::Settings;
 use control_plane::startup::Application;
+use control_plane::state::AppState;
 use reqwest::{Client, Method, RequestBuilder, Response};
 use runtime::fake::FakeRuntime;
 use secrecy::SecretString;
@@ -25,7 +26,17 @@ pub struct TestApp {
     pub runtime: Arc<FakeRuntime>,
     pub db: TestDatabase,
     pub settings: Settings,
+    /// The app's state, for driving its background work (reconciler, pool refill) by hand.
+    pub state: AppState,
     reaper: Reaper,
+}
+
+/// A second server on a [`TestApp`]'s database; [`Replica::serving`] aborted stops it.
+pub struct Replica {
+    /// `http://127.0.0.1:<port>`.
+    pub address: String,
+    pub state: AppState,
+    pub serving: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// An app with default settings (listening on 127.0.0.1, random port).
@@ -50,6 +61,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let port = app.port();
     let pool = app.state().pool.clone();
     let reaper = app.reaper();
+    let state = app.state();
     tokio::spawn(app.run_until_stopped());
     let org = control_plane::admin::create_org(&pool, "test-org", None, None)
         .await
@@ -67,6 +79,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         runtime,
         db,
         settings,
+        state,
         reaper,
     }
 }
@@ -145,6 +158,22 @@ impl TestApp {
             .await
             .expect("create key");
         (org.id, key)
+    }
+
+    /// Another replica of this app: the same settings, database and runtime, on its own port. With
+    /// `background_tasks` it competes for leadership (reconciler, pool refill) and runs the reaper.
+    pub async fn replica(&self, background_tasks: bool) -> Replica {
+        let mut app = Application::build(self.settings.clone(), Some(self.runtime.clone()))
+            .await
+            .expect("build a replica");
+        if !background_tasks {
+            app = app.without_background_tasks();
+        }
+        Replica {
+            address: format!("http://127.0.0.1:{}", app.port()),
+            state: app.state(),
+            serving: tokio::spawn(app.run_until_stopped()),
+        }
     }
 
     /// One reaper pass; returns the ids it deleted.

@@ -5,9 +5,13 @@
 //!   migrated database per test, cloned from a template database.
 //! * [`app`]: [`spawn_app`] builds the real control plane (`Application::build`) on a random port over
 //!   real TCP, with a [`runtime::fake::FakeRuntime`], an organization and an API key.
+//! * [`agent`]: real `warren-agent` processes behind the fake runtime's sandboxes (router tests).
+//! * [`docker`]: settings of the real Docker backend, with the static agent.
 
+pub mod agent;
 pub mod app;
+pub mod docker;
 pub mod postgres;
 
-pub use app::{TestApp, spawn_app, spawn_app_with};
+pub use app::{Replica, TestApp, spawn_app, spawn_app_with};
 pub use postgres::{TestDatabase, test_database};

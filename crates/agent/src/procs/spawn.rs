@@ -100,9 +100,7 @@ impl Spawner {
             .env_clear()
             .envs(&spec.env)
             .current_dir(&spec.cwd);
-        if let Some((uid, gid)) = self.run_as {
-            cmd.uid(uid).gid(gid);
-        }
+        let run_as = self.run_as;
         let pty = matches!(spec.stdio, Stdio3::Pty(_));
         match spec.stdio {
             Stdio3::Piped => {
@@ -122,7 +120,7 @@ impl Spawner {
             }
         }
         // SAFETY: the closure only calls async-signal-safe libc functions (setsid, ioctl, open, write,
-        // close) on memory prepared before the fork.
+        // close, setgroups, setgid, setuid) on memory prepared before the fork.
         unsafe {
             cmd.pre_exec(move || {
                 if libc::setsid() < 0 {
@@ -131,11 +129,20 @@ impl Spawner {
                 if pty && libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-                // Under memory pressure the kernel kills user code before the agent.
+                // Under memory pressure the kernel kills user code, never the agent. Written before
+                // the user switch: afterwards the process is no longer dumpable and its /proc files
+                // belong to root, so the write would fail.
                 let fd = libc::open(c"/proc/self/oom_score_adj".as_ptr(), libc::O_WRONLY);
                 if fd >= 0 {
-                    libc::write(fd, b"500".as_ptr().cast(), 3);
+                    libc::write(fd, b"1000".as_ptr().cast(), 4);
                     libc::close(fd);
+                }
+                if let Some((uid, gid)) = run_as
+                    && (libc::setgroups(1, &gid) < 0
+                        || libc::setgid(gid) < 0
+                        || libc::setuid(uid) < 0)
+                {
+                    return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
             });

@@ -42,6 +42,26 @@ async fn commands_run_in_both_forms_with_env_and_workdir() {
     assert_eq!(started["status"], "running");
 }
 
+/// User code is the out-of-memory killer's first choice, and runs as the sandbox user (uid 1000 when
+/// the agent is root, as in a sandbox).
+#[tokio::test]
+async fn user_code_is_oom_killed_first_and_unprivileged() {
+    let agent = TestAgent::start().await;
+    let (status, out) = agent
+        .post_json(
+            "/commands/run",
+            json!({"command": "cat /proc/self/oom_score_adj; id -u; id -G"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    let stdout = out["stdout"].as_str().unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "1000", "{stdout}");
+    if nix::unistd::geteuid().is_root() {
+        assert_eq!(&lines[1..], ["1000", "1000"], "{stdout}");
+    }
+}
+
 #[tokio::test]
 async fn global_env_applies_to_later_runs() {
     let agent = TestAgent::start().await;

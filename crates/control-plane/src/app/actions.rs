@@ -1,9 +1,10 @@
 //! Everything done to an existing sandbox: the state-machine actions, delete, timeout, token refresh.
 
 use chrono::{DateTime, Utc};
+use runtime::SandboxRuntime;
 use sandbox_token::TokenKey;
 
-use crate::app::create::destroy_quietly;
+use crate::app::create::{destroy_all_quietly, destroy_quietly};
 use crate::app::status::Action;
 use crate::db::{self, sandboxes::SandboxRow};
 use crate::error::ApiError;
@@ -31,24 +32,68 @@ pub async fn apply(
     let row = find(state, org_id, id).await?;
     action.check(&row.status)?;
     let runtime = state.runtime.as_ref().ok_or(ApiError::RuntimeUnavailable)?;
-    let agent_addr = match action {
-        Action::Pause => runtime.pause(id).await.map(|()| None),
-        Action::Resume => runtime.resume(id).await.map(|()| None),
-        Action::Stop => runtime.stop(id).await.map(|()| None),
-        Action::Start => runtime
-            .start(id)
-            .await
-            .map(|s| Some(s.agent_addr.to_string())),
-    }?;
-    db::sandboxes::transition(
-        &state.pool,
-        id,
-        &row.status,
-        action.to(),
-        agent_addr.as_deref(),
-    )
-    .await?
-    .ok_or_else(|| ApiError::InvalidTransition("The sandbox changed state meanwhile; retry".into()))
+    match action {
+        Action::Start => return start(state, runtime.as_ref(), row).await,
+        Action::Pause => runtime.pause(id).await?,
+        Action::Resume => runtime.resume(id).await?,
+        Action::Stop => runtime.stop(id).await?,
+    }
+    match db::sandboxes::transition(&state.pool, id, &row.status, action.to(), None).await? {
+        Some(row) => {
+            state.routes.changed(id, action.to());
+            Ok(row)
+        }
+        None => already(state, org_id, id, action.to()).await,
+    }
+}
+
+/// The row when a concurrent writer (a twin request, the reconciler) already recorded `status`.
+async fn already(
+    state: &AppState,
+    org_id: i64,
+    id: &str,
+    status: &str,
+) -> Result<SandboxRow, ApiError> {
+    Some(find(state, org_id, id).await?)
+        .filter(|row| row.status == status)
+        .ok_or_else(changed_meanwhile)
+}
+
+/// Starts a stopped sandbox. Its resources count again, so it is admitted like a create (evicting
+/// warm-pool sandboxes if need be): the row is moved to `running` under the admission lock before the
+/// runtime starts it, and back to `stopped` if the runtime fails.
+async fn start(
+    state: &AppState,
+    runtime: &dyn SandboxRuntime,
+    row: SandboxRow,
+) -> Result<SandboxRow, ApiError> {
+    let id = row.id.as_str();
+    let mut tx = state.pool.begin().await?;
+    let evicted = state
+        .capacity
+        .admit_evicting(&mut tx, row.vcpu, row.memory_mb)
+        .await?;
+    db::sandboxes::transition(&mut *tx, id, "stopped", "running", None)
+        .await?
+        .ok_or_else(changed_meanwhile)?;
+    tx.commit().await?;
+    destroy_all_quietly(state, &evicted).await;
+    match runtime.start(id).await {
+        Ok(ready) => {
+            let addr = ready.agent_addr.to_string();
+            db::sandboxes::transition(&state.pool, id, "running", "running", Some(&addr))
+                .await?
+                .ok_or_else(changed_meanwhile)
+        }
+        Err(e) => {
+            db::sandboxes::transition(&state.pool, id, "running", "stopped", None).await?;
+            Err(e.into())
+        }
+    }
+}
+
+fn changed_meanwhile() -> ApiError {
+    ApiError::InvalidTransition("The sandbox changed state meanwhile; retry".into())
 }
 
 /// Deletes a sandbox: the row first (so it is gone for every replica), then the runtime's copy.
@@ -56,6 +101,7 @@ pub async fn delete(state: &AppState, org_id: i64, id: &str) -> Result<(), ApiEr
     if !ids::is_sandbox_id(id) || !db::sandboxes::mark_deleted(&state.pool, org_id, id).await? {
         return Err(ApiError::SandboxNotFound);
     }
+    state.routes.changed(id, "deleted");
     destroy_quietly(state, id).await;
     Ok(())
 }

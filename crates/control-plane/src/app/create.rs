@@ -1,13 +1,19 @@
-//! `POST /v1/sandboxes`: validate, reserve a row under the organization's cap, ask the runtime, and
-//! answer once the sandbox is running (or has failed).
+//! `POST /v1/sandboxes`: validate, reserve a row under the organization's cap and the host's capacity
+//! (or claim a warm-pool sandbox), ask the runtime, and answer once the sandbox is running (or has
+//! failed).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use api_types::control::CreateSandbox;
-use runtime::{Resources, SandboxRuntime, SandboxSpec};
+use runtime::{
+    PooledSandbox, Resources, RuntimeError, RuntimeSandbox, SandboxRuntime, SandboxSpec,
+};
 use sandbox_token::TokenKey;
+use tokio::time::Instant;
 
+use crate::db::pool::Claimed;
 use crate::db::{self, sandboxes::NewSandbox, sandboxes::SandboxRow, templates::TemplateRef};
 use crate::error::ApiError;
 use crate::ids;
@@ -78,6 +84,11 @@ fn truncate(s: &str) -> String {
 }
 
 /// Creates a sandbox; returns its row (status `running`) and its token key.
+///
+/// One transaction checks the organization's cap, then either claims a warm-pool sandbox of the
+/// template (its id becomes the sandbox's id) or admits a new one against the host's capacity, and
+/// writes the `creating` row; the runtime is asked only after the commit, so every container Warren
+/// makes has a row first.
 pub async fn create(
     state: &AppState,
     org_id: i64,
@@ -89,8 +100,9 @@ pub async fn create(
         .filter(|t| t.status == "active")
         .ok_or_else(|| ApiError::TemplateNotFound(truncate(wanted.template_text)))?;
     let runtime = state.runtime.clone().ok_or(ApiError::RuntimeUnavailable)?;
+    // Before the row exists, so the create ends within the timeout of the row's `created_at`.
+    let deadline = Instant::now() + create_timeout(state);
 
-    let id = ids::new_sandbox_id();
     let key = TokenKey::generate();
     let disk_mb = template.disk_gb.saturating_mul(1024);
     let mut tx = state.pool.begin().await?;
@@ -105,6 +117,27 @@ pub async fn create(
             current,
         });
     }
+    // A pooled sandbox has the template's shape: internet access, no per-request resources.
+    let poolable = wanted.internet_access
+        && template.organization_id.is_none()
+        && state.settings.pool.templates.contains_key(&template.name);
+    let claimed = if poolable {
+        db::pool::claim(&mut tx, template.id, template.vcpu, template.memory_mb).await?
+    } else {
+        None
+    };
+    let evicted = match claimed {
+        Some(_) => Vec::new(),
+        None => {
+            state
+                .capacity
+                .admit_evicting(&mut tx, template.vcpu, template.memory_mb)
+                .await?
+        }
+    };
+    let id = claimed
+        .as_ref()
+        .map_or_else(ids::new_sandbox_id, |c| c.id.clone());
     let new = NewSandbox {
         id: &id,
         organization_id: org_id,
@@ -117,6 +150,7 @@ pub async fn create(
         internet_access: wanted.internet_access,
         timeout_seconds: wanted.timeout_seconds,
         token_key: key.as_bytes(),
+        private_previews: req.private_previews.unwrap_or(false),
     };
     db::sandboxes::insert_creating(&mut tx, &new).await?;
     tx.commit().await?;
@@ -136,19 +170,74 @@ pub async fn create(
     };
     // Finish in a task of its own, so a client that hangs up mid-create (the handler future is then
     // dropped) leaves neither a row stuck in `creating` nor an orphan in the runtime.
-    let finishing = tokio::spawn(finish(state.clone(), runtime, spec));
+    let state = state.clone();
+    let finishing = tokio::spawn(async move {
+        destroy_all_quietly(&state, &evicted).await;
+        finish(state, runtime, spec, claimed, deadline).await
+    });
     let row = finishing.await.map_err(ApiError::internal)??;
     Ok((row, key))
 }
 
-/// Asks the runtime for the sandbox and records the outcome: `running`, or `error` (and cleanup).
+/// `runtime.create_timeout_seconds`.
+pub fn create_timeout(state: &AppState) -> Duration {
+    Duration::from_secs(state.settings.runtime.create_timeout_seconds.into())
+}
+
+/// Runs a runtime operation, failing it as `Unavailable` if `deadline` passes first.
+pub async fn by_deadline<T>(
+    deadline: Instant,
+    op: impl Future<Output = Result<T, RuntimeError>>,
+) -> Result<T, RuntimeError> {
+    tokio::time::timeout_at(deadline, op)
+        .await
+        .unwrap_or_else(|elapsed| Err(RuntimeError::Unavailable(Box::new(elapsed))))
+}
+
+/// Makes the sandbox exist: hands it the claimed pooled sandbox, or (without one, or when the claim
+/// fails) creates it cold.
+async fn make(
+    runtime: &dyn SandboxRuntime,
+    spec: &SandboxSpec,
+    claimed: Option<Claimed>,
+    deadline: Instant,
+) -> Result<RuntimeSandbox, RuntimeError> {
+    let id = spec.sandbox_id.as_str();
+    if let Some(c) = claimed {
+        let handed = match c.agent_addr.parse() {
+            Ok(agent_addr) => {
+                let pooled = PooledSandbox {
+                    sandbox_id: c.id,
+                    agent_addr,
+                    configure_secret: c.configure_secret,
+                };
+                by_deadline(deadline, runtime.claim(&pooled, spec)).await
+            }
+            Err(e) => Err(RuntimeError::Failed(Box::new(e))),
+        };
+        match handed {
+            Ok(ready) => return Ok(ready),
+            Err(e) => {
+                tracing::warn!(sandbox.id = %id, error.chain = %crate::error::chain(&e), "warm-pool claim failed; creating cold");
+                by_deadline(deadline, runtime.destroy(id)).await?;
+            }
+        }
+    }
+    by_deadline(deadline, runtime.create(spec)).await
+}
+
+/// Asks the runtime for the sandbox and records the outcome: `running`; `error` (and cleanup) when
+/// the runtime failed; nothing visible (`deleted`) when the runtime is unreachable.
 async fn finish(
     state: AppState,
     runtime: Arc<dyn SandboxRuntime>,
     spec: SandboxSpec,
+    claimed: Option<Claimed>,
+    deadline: Instant,
 ) -> Result<SandboxRow, ApiError> {
     let id = spec.sandbox_id.as_str();
-    match runtime.create(&spec).await {
+    let _in_flight = state.in_flight.begin(id);
+    match make(runtime.as_ref(), &spec, claimed, deadline).await {
         Ok(ready) => {
             let addr = ready.agent_addr.to_string();
             let row =
@@ -165,10 +254,21 @@ async fn finish(
         }
         Err(e) => {
             tracing::warn!(sandbox.id = %id, error.chain = %crate::error::chain(&e), "runtime create failed");
-            db::sandboxes::transition(&state.pool, id, "creating", "error", None).await?;
+            let to = match e {
+                RuntimeError::Unavailable(_) => "deleted",
+                _ => "error",
+            };
+            db::sandboxes::transition(&state.pool, id, "creating", to, None).await?;
             destroy_quietly(&state, id).await;
             Err(e.into())
         }
+    }
+}
+/// Removes warm-pool sandboxes evicted to make room (their rows are gone already).
+pub async fn destroy_all_quietly(state: &AppState, ids: &[String]) {
+    for id in ids {
+        tracing::info!(sandbox.id = %id, "evicting a warm-pool sandbox to make room");
+        destroy_quietly(state, id).await;
     }
 }
 

@@ -7,7 +7,10 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod capacity;
 pub mod orgs;
+pub mod pool;
+pub mod reconcile;
 pub mod sandboxes;
 pub mod templates;
 

@@ -38,6 +38,8 @@ pub struct NewSandbox<'a> {
     pub internet_access: bool,
     pub timeout_seconds: i64,
     pub token_key: &'a [u8],
+    /// Port previews need the sandbox token (see `docs/router.md`).
+    pub private_previews: bool,
 }
 
 pub async fn insert_creating(
@@ -47,9 +49,10 @@ pub async fn insert_creating(
     sqlx::query_as!(
         SandboxRow,
         "INSERT INTO sandboxes (id, organization_id, template_id, template_name, status, region,
-             vcpu, memory_mb, disk_mb, internet_access, timeout_seconds, token_key, expires_at)
+             vcpu, memory_mb, disk_mb, internet_access, timeout_seconds, token_key, expires_at,
+             private_previews)
          VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11,
-                 now() + $10::bigint * interval '1 second')
+                 now() + $10::bigint * interval '1 second', $12)
          RETURNING id, organization_id, template_id, template_name, status, region, vcpu,
                    memory_mb, disk_mb, internet_access, timeout_seconds, token_key, created_at,
                    started_at, expires_at",
@@ -64,6 +67,7 @@ pub async fn insert_creating(
         s.internet_access,
         s.timeout_seconds,
         s.token_key,
+        s.private_previews,
     )
     .fetch_one(conn)
     .await
@@ -95,6 +99,27 @@ pub async fn get(
          WHERE id = $1 AND organization_id = $2 AND status <> 'deleted'",
         id,
         org_id,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// What the router needs to route a sandbox's hosts.
+#[derive(Debug, Clone)]
+pub struct RouteRow {
+    pub status: String,
+    pub agent_addr: Option<String>,
+    pub token_key: Vec<u8>,
+    pub private_previews: bool,
+}
+
+/// The route of any organization's sandbox; `None` when there is no such id or it is deleted.
+pub async fn route(db: impl PgExecutor<'_>, id: &str) -> Result<Option<RouteRow>, sqlx::Error> {
+    sqlx::query_as!(
+        RouteRow,
+        "SELECT status, agent_addr, token_key, private_previews FROM sandboxes
+         WHERE id = $1 AND status <> 'deleted'",
+        id,
     )
     .fetch_optional(db)
     .await

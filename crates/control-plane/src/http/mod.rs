@@ -37,6 +37,16 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// What a router-only server (`router.mode = "router"`) answers on hosts that are not sandboxes:
+/// `/health`, else 404.
+pub fn health_router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::routes())
+        .fallback(not_found)
+        .layer(middleware::from_fn(request_id::layer))
+        .with_state(state)
+}
+
 async fn not_found() -> ApiError {
     ApiError::RouteNotFound
 }

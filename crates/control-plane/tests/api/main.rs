@@ -3,10 +3,17 @@
 
 mod auth;
 mod bad_input;
+mod capacity;
+mod docker;
 mod helpers;
 mod lifecycle;
+mod pool;
 mod rate_limit;
+mod reconcile;
 mod replicas;
+mod router;
+mod router_sdk;
+mod router_support;
 mod sandboxes;
 mod sdk;
 mod templates;

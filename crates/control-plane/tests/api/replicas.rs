@@ -39,9 +39,9 @@ fn org_with_key(db: &TestDatabase, org: &str, extra: &[&str]) -> (String, String
     (key.split('_').nth(1).unwrap().to_owned(), key)
 }
 
-struct Replica {
-    child: Child,
-    base: String,
+pub struct Replica {
+    pub child: Child,
+    pub base: String,
 }
 
 impl Drop for Replica {
@@ -52,6 +52,19 @@ impl Drop for Replica {
 }
 
 async fn start_replica(db: &TestDatabase, rate_limit: u32) -> Replica {
+    let rate_limit = rate_limit.to_string();
+    start_serve(
+        db,
+        &[
+            ("WARREN_LIMITS__RATE_LIMIT", &rate_limit),
+            ("WARREN_LIMITS__RATE_WINDOW_SECONDS", "3600"),
+        ],
+    )
+    .await
+}
+
+/// `warren serve` on `db` and a free port, with extra `WARREN_*` settings; returns once healthy.
+pub async fn start_serve(db: &TestDatabase, settings: &[(&str, &str)]) -> Replica {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -62,8 +75,7 @@ async fn start_replica(db: &TestDatabase, rate_limit: u32) -> Replica {
         .env("WARREN_DATABASE__URL", &db.url)
         .env("WARREN_SERVER__HOST", "127.0.0.1")
         .env("WARREN_SERVER__PORT", port.to_string())
-        .env("WARREN_LIMITS__RATE_LIMIT", rate_limit.to_string())
-        .env("WARREN_LIMITS__RATE_WINDOW_SECONDS", "3600")
+        .envs(settings.iter().copied())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()

@@ -12,11 +12,11 @@ use test_support::spawn_app;
 
 const SDK: &str = "hopx-ai==0.5.0";
 
-fn workspace() -> PathBuf {
+pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("WARREN_TEST_PYTHON") {
         return p.into();
     }

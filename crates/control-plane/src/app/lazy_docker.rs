@@ -1,0 +1,114 @@
+//! The Docker backend when the engine was unreachable at startup: `warren serve` serves anyway, every
+//! runtime call first tries to connect, and while the engine stays down each call fails at once with
+//! [`RuntimeError::Unavailable`] (503 `RUNTIME_UNAVAILABLE`, "unreachable; try again later"). Once a
+//! connect succeeds, the connected backend serves every later call.
+
+use async_trait::async_trait;
+use runtime::{
+    PooledSandbox, PooledSpec, RuntimeError, RuntimeSandbox, RuntimeStatus, SandboxRuntime,
+    SandboxSpec,
+};
+use runtime_docker::{DockerRuntime, DockerSettings};
+use tokio::sync::OnceCell;
+
+pub struct LazyDocker {
+    settings: DockerSettings,
+    connected: OnceCell<DockerRuntime>,
+}
+
+impl LazyDocker {
+    pub fn new(settings: DockerSettings) -> Self {
+        Self {
+            settings,
+            connected: OnceCell::new(),
+        }
+    }
+
+    async fn engine(&self) -> Result<&DockerRuntime, RuntimeError> {
+        self.connected
+            .get_or_try_init(|| async {
+                let connected = DockerRuntime::connect(&self.settings).await?;
+                tracing::info!("connected to the Docker engine");
+                Ok(connected)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl SandboxRuntime for LazyDocker {
+    async fn create(&self, spec: &SandboxSpec) -> Result<RuntimeSandbox, RuntimeError> {
+        self.engine().await?.create(spec).await
+    }
+
+    async fn create_pooled(&self, spec: &PooledSpec) -> Result<PooledSandbox, RuntimeError> {
+        self.engine().await?.create_pooled(spec).await
+    }
+
+    async fn claim(
+        &self,
+        pooled: &PooledSandbox,
+        spec: &SandboxSpec,
+    ) -> Result<RuntimeSandbox, RuntimeError> {
+        self.engine().await?.claim(pooled, spec).await
+    }
+
+    async fn pause(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
+        self.engine().await?.pause(sandbox_id).await
+    }
+
+    async fn resume(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
+        self.engine().await?.resume(sandbox_id).await
+    }
+
+    async fn stop(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
+        self.engine().await?.stop(sandbox_id).await
+    }
+
+    async fn start(&self, sandbox_id: &str) -> Result<RuntimeSandbox, RuntimeError> {
+        self.engine().await?.start(sandbox_id).await
+    }
+
+    async fn destroy(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
+        self.engine().await?.destroy(sandbox_id).await
+    }
+
+    async fn list(&self) -> Result<Vec<RuntimeStatus>, RuntimeError> {
+        self.engine().await?.list().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::response::IntoResponse as _;
+
+    use super::*;
+    use crate::config::{RuntimeKind, Settings};
+    use crate::error::ApiError;
+
+    /// A socket path where no engine listens (the shared engine is never touched).
+    fn dead_engine() -> DockerSettings {
+        DockerSettings {
+            socket: "unix:///nonexistent/warren-no-engine.sock".into(),
+            ..DockerSettings::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dead_engine_does_not_stop_startup_and_every_call_is_a_quick_503() {
+        let mut settings = Settings::default();
+        settings.runtime.kind = RuntimeKind::Docker;
+        settings.docker = dead_engine();
+        let runtime = crate::startup::runtime_from_settings(&settings)
+            .await
+            .expect("serves anyway")
+            .expect("a runtime that reconnects");
+        for _ in 0..2 {
+            let err = runtime.list().await.unwrap_err();
+            assert!(matches!(err, RuntimeError::Unavailable(_)), "{err:?}");
+        }
+        let response =
+            ApiError::from(runtime.destroy("abcdefabcdef").await.unwrap_err()).into_response();
+        assert_eq!(response.status(), 503);
+    }
+}

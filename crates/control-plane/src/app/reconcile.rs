@@ -1,0 +1,226 @@
+//! The reconciler: makes Postgres and the runtime agree, on the leader replica, when it becomes
+//! leader and every `reconcile.interval_seconds`.
+//!
+//! Postgres is the truth about ownership; the runtime is the truth about what exists. One pass:
+//! 1. reads the database clock (`since`), then lists the runtime, then reads every row that may own a
+//!    runtime sandbox in one statement. Rows are always written before the runtime is asked to make a
+//!    sandbox, so a listed sandbox without a row is an orphan, never a create in flight;
+//! 2. destroys orphans, and sandboxes whose row is `deleted` or `error`;
+//! 3. marks `running`/`paused`/`stopped` rows whose sandbox vanished `error` (only rows unchanged since
+//!    `since`: later ones may belong to sandboxes made after the list), and `running`/`paused` rows
+//!    whose sandbox exited `stopped` (only rows unchanged for longer than a create may take, so a start
+//!    in flight is left alone);
+//! 4. marks `creating` rows older than a create may take (and not being created in this process)
+//!    `error`, destroying whatever the runtime holds for them;
+//! 5. drops pool rows whose sandbox vanished or exited, or that stayed `starting` too long.
+//!
+//! Every correction is conditional on the status it read, so a request that changed the row meanwhile
+//! wins, and two reconcilers (a leadership hand-over) do no harm. There are no retries inside a pass:
+//! the next pass is the retry.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use runtime::RuntimeState;
+
+use crate::app::create::{create_timeout, destroy_quietly};
+use crate::db::{self, reconcile::Owner};
+use crate::error::chain;
+use crate::state::AppState;
+
+/// Slack added to the create timeout before a `creating` row counts as abandoned.
+const STALE_SLACK: Duration = Duration::from_secs(5);
+
+/// Ids of the sandboxes this process is creating right now.
+#[derive(Debug, Default)]
+pub struct InFlight(Mutex<HashSet<String>>);
+
+impl InFlight {
+    /// Records a create until the guard is dropped.
+    pub fn begin(&self, id: &str) -> InFlightGuard<'_> {
+        self.lock().insert(id.to_owned());
+        InFlightGuard {
+            set: self,
+            id: id.to_owned(),
+        }
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.lock().contains(id)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub struct InFlightGuard<'a> {
+    set: &'a InFlight,
+    id: String,
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        self.set.lock().remove(&self.id);
+    }
+}
+
+/// What one pass changed, by sandbox id.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Runtime sandboxes removed: orphans, and those of deleted or failed rows.
+    pub destroyed: Vec<String>,
+    /// Rows moved to `error`.
+    pub failed: Vec<String>,
+    /// Rows moved to `stopped`.
+    pub stopped: Vec<String>,
+    /// Pool rows dropped.
+    pub unpooled: Vec<String>,
+}
+
+impl Report {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+#[derive(Clone)]
+pub struct Reconciler {
+    state: AppState,
+}
+
+impl Reconciler {
+    pub fn new(state: AppState) -> Self {
+        Self { state }
+    }
+
+    /// One pass (see the module docs).
+    pub async fn run_once(&self) -> anyhow::Result<Report> {
+        let mut report = Report::default();
+        let Some(runtime) = &self.state.runtime else {
+            return Ok(report);
+        };
+        let pool = &self.state.pool;
+        let since = db::reconcile::now(pool).await?;
+        let listed: HashMap<String, RuntimeState> = runtime
+            .list()
+            .await
+            .context("list the runtime's sandboxes")?
+            .into_iter()
+            .map(|s| (s.sandbox_id, s.state))
+            .collect();
+        let ids: Vec<String> = listed.keys().cloned().collect();
+        let owners: HashMap<String, Owner> = db::reconcile::owners(pool, &ids)
+            .await?
+            .into_iter()
+            .map(|o| (o.id.clone(), o))
+            .collect();
+        let stale = since - (create_timeout(&self.state) + STALE_SLACK);
+
+        for (id, state) in &listed {
+            let Some(owner) = owners.get(id) else {
+                tracing::warn!(sandbox.id = %id, "removing a sandbox nobody owns");
+                self.destroy(id, &mut report.destroyed).await;
+                continue;
+            };
+            let exited = *state == RuntimeState::Stopped;
+            match (owner.pooled, owner.status.as_str()) {
+                (false, "deleted" | "error") => self.destroy(id, &mut report.destroyed).await,
+                (false, from @ ("running" | "paused")) if exited && owner.changed_at < stale => {
+                    self.correct(
+                        id,
+                        from,
+                        "stopped",
+                        "its processes exited",
+                        &mut report.stopped,
+                    )
+                    .await?;
+                }
+                (true, "ready") if exited => self.unpool(id, "ready", &mut report).await?,
+                _ => {}
+            }
+        }
+        for owner in owners.values() {
+            let id = owner.id.as_str();
+            let vanished = !listed.contains_key(id);
+            match (owner.pooled, owner.status.as_str()) {
+                (false, "creating")
+                    if owner.created_at < stale && !self.state.in_flight.contains(id) =>
+                {
+                    let reason = "the create did not finish (server restart or runtime timeout)";
+                    if self
+                        .correct(id, "creating", "error", reason, &mut report.failed)
+                        .await?
+                        && !vanished
+                    {
+                        self.destroy(id, &mut report.destroyed).await;
+                    }
+                }
+                (false, from @ ("running" | "paused" | "stopped"))
+                    if vanished && owner.changed_at < since =>
+                {
+                    let reason = "its sandbox vanished from the runtime";
+                    self.correct(id, from, "error", reason, &mut report.failed)
+                        .await?;
+                }
+                (true, "ready") if vanished && owner.changed_at < since => {
+                    self.unpool(id, "ready", &mut report).await?;
+                }
+                (true, "starting") if owner.created_at < stale => {
+                    self.unpool(id, "starting", &mut report).await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(report)
+    }
+
+    async fn destroy(&self, id: &str, destroyed: &mut Vec<String>) {
+        destroy_quietly(&self.state, id).await;
+        destroyed.push(id.to_owned());
+    }
+
+    /// Moves a row from `from` to `to`; `true` (and noted in `into`) if nobody changed it meanwhile.
+    async fn correct(
+        &self,
+        id: &str,
+        from: &str,
+        to: &str,
+        reason: &str,
+        into: &mut Vec<String>,
+    ) -> Result<bool, sqlx::Error> {
+        let done = db::reconcile::correct(&self.state.pool, id, from, to, reason).await?;
+        if done {
+            tracing::warn!(sandbox.id = %id, from, to, reason, "reconciled a sandbox");
+            into.push(id.to_owned());
+        }
+        Ok(done)
+    }
+
+    /// Drops a pool row that still has `status`, and whatever the runtime holds for it.
+    async fn unpool(&self, id: &str, status: &str, report: &mut Report) -> anyhow::Result<()> {
+        if db::reconcile::drop_pooled(&self.state.pool, id, status).await? {
+            tracing::warn!(sandbox.id = %id, status, "dropped a broken warm-pool sandbox");
+            destroy_quietly(&self.state, id).await;
+            report.unpooled.push(id.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Runs forever, one pass per `reconcile.interval_seconds` (the first at once).
+    pub async fn run_forever(self) {
+        let every = Duration::from_secs(self.state.settings.reconcile.interval_seconds.into());
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.run_once().await {
+                Ok(report) if !report.is_empty() => tracing::info!(?report, "reconciled"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error.chain = %chain(e.as_ref()), "reconcile pass failed"),
+            }
+        }
+    }
+}

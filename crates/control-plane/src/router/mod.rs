@@ -1,0 +1,130 @@
+//! The router: `warren serve` answers sandbox hosts by proxying to the sandbox, every other host with
+//! the control-plane API, on one port (`router.mode` can keep only one of the two roles).
+//!
+//! `{id}.{domain}` and `7777-{id}.{domain}` reach the sandbox's agent, `{port}-{id}.{domain}` that
+//! port on the sandbox's address ([`host`]); where a sandbox is comes from Postgres through a cache
+//! that `NOTIFY` keeps current ([`routes`]); [`access`] checks tokens; [`proxy`] streams the request.
+//! `docs/router.md` is the user-facing description.
+
+pub mod access;
+pub mod error;
+pub mod host;
+pub mod proxy;
+pub mod routes;
+
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use ::http::header;
+use axum::extract::Request;
+use axum::response::Response;
+use axum::serve::{IncomingStream, Listener};
+use tokio::task::JoinHandle;
+use tower::Service;
+use tracing::Instrument as _;
+
+pub use proxy::Proxy;
+
+use crate::config::RouterMode;
+use crate::http;
+use crate::state::AppState;
+
+/// Makes one [`Dispatch`] per accepted connection (it needs the peer address for
+/// `X-Forwarded-For`).
+#[derive(Clone)]
+pub struct MakeDispatch {
+    proxy: Option<Arc<Proxy>>,
+    api: axum::Router,
+}
+
+impl MakeDispatch {
+    /// `proxy: None` serves only `api`.
+    pub fn new(proxy: Option<Arc<Proxy>>, api: axum::Router) -> Self {
+        Self { proxy, api }
+    }
+}
+
+impl<'a, L> Service<IncomingStream<'a, L>> for MakeDispatch
+where
+    L: Listener<Addr = SocketAddr>,
+{
+    type Response = Dispatch;
+    type Error = Infallible;
+    type Future = Ready<Result<Dispatch, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, stream: IncomingStream<'a, L>) -> Self::Future {
+        ready(Ok(Dispatch {
+            proxy: self.proxy.clone(),
+            api: self.api.clone(),
+            peer: *stream.remote_addr(),
+        }))
+    }
+}
+
+/// Sends each request of one connection to the router or to the API, by `Host`.
+#[derive(Clone)]
+pub struct Dispatch {
+    proxy: Option<Arc<Proxy>>,
+    api: axum::Router,
+    peer: SocketAddr,
+}
+
+impl Dispatch {
+    fn sandbox_host(proxy: &Proxy, req: &Request) -> Option<host::SandboxHost> {
+        let name = match req.headers().get(header::HOST) {
+            Some(v) => v.to_str().ok()?,
+            None => req.uri().authority()?.as_str(),
+        };
+        host::parse(name, &proxy.domain)
+    }
+}
+
+impl Service<Request> for Dispatch {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        if let Some(proxy) = &self.proxy
+            && let Some(host) = Self::sandbox_host(proxy, &req)
+        {
+            let proxy = proxy.clone();
+            let peer = self.peer;
+            return Box::pin(async move { Ok(proxy.forward(host, peer, req).await) });
+        }
+        Box::pin(self.api.call(req))
+    }
+}
+
+/// The service `warren serve` runs for `state`, and the task that keeps its route cache current
+/// (to abort when serving ends), as `router.mode` says.
+pub fn service(state: AppState) -> (MakeDispatch, Option<JoinHandle<()>>) {
+    let settings = &state.settings.router;
+    let api = match settings.mode {
+        RouterMode::Router => http::health_router(state.clone()),
+        RouterMode::Both | RouterMode::Api => http::router(state.clone()),
+    };
+    if settings.mode == RouterMode::Api {
+        return (MakeDispatch::new(None, api), None);
+    }
+    let routes = state.routes.clone();
+    let listening = routes
+        .clone()
+        .listen()
+        .instrument(tracing::info_span!("route_changes"));
+    let listener = tokio::spawn(listening);
+    let proxy = Arc::new(Proxy::new(routes, settings));
+    (MakeDispatch::new(Some(proxy), api), Some(listener))
+}

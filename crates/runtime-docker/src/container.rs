@@ -1,0 +1,331 @@
+//! What a sandbox container looks like: the create body, built from the template image's facts and
+//! the settings. Pure functions, so the hardening is visible in one place and unit-tested.
+
+use std::collections::{BTreeMap, HashMap};
+
+use bollard::models::{
+    ContainerCreateBody, HostConfig, HostConfigLogConfig, ImageInspect, Mount, MountType,
+    MountVolumeOptions, MountVolumeOptionsDriverConfig, ResourcesUlimits,
+};
+use runtime::Resources;
+
+use crate::DockerSettings;
+use crate::disk::SandboxDisk;
+use crate::engine::{
+    LABEL_INSTANCE, LABEL_MANAGED, LABEL_POOLED, LABEL_SANDBOX_ID, LABEL_TEMPLATE,
+};
+
+/// Where the agent binary appears inside every sandbox.
+pub const AGENT_PATH: &str = "/.warren/agent";
+/// The agent's scratch directory (code files of executions): a small tmpfs, so that a sandbox whose
+/// disk is full still runs code (to clean up, for one).
+const AGENT_TMP: &str = "/.warren/tmp";
+/// Mount options of [`AGENT_TMP`].
+const AGENT_TMP_OPTIONS: &str = "rw,nosuid,nodev,size=64m,mode=1777";
+/// The port the agent listens on.
+pub const AGENT_PORT: u16 = 7777;
+/// Prefix of the agent's own variables; user variables with it are dropped (they could change the
+/// user code runs as).
+const AGENT_ENV_PREFIX: &str = "WARREN_AGENT_";
+/// uid:gid of user code when the image names no unprivileged numeric user.
+const DEFAULT_USER: (u32, u32) = (1000, 1000);
+/// What the agent keeps of the capabilities: switching to the sandbox user, signalling and owning
+/// its processes and files. Everything else is dropped.
+const CAPABILITIES: [&str; 6] = [
+    "SETUID",
+    "SETGID",
+    "KILL",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+];
+
+/// Facts about the template image that shape its container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageFacts {
+    /// The image's own command (entrypoint then cmd), run and supervised by the agent.
+    pub command: Vec<String>,
+    /// uid:gid user code runs as: the image's numeric non-root `User`, else 1000:1000.
+    pub user: (u32, u32),
+}
+
+impl ImageFacts {
+    pub fn from_inspect(image: &ImageInspect) -> Self {
+        let config = image.config.as_ref();
+        let command = config
+            .map(|c| {
+                let entry = c.entrypoint.iter().flatten();
+                entry.chain(c.cmd.iter().flatten()).cloned().collect()
+            })
+            .unwrap_or_default();
+        let user = config
+            .and_then(|c| c.user.as_deref())
+            .and_then(parse_user)
+            .unwrap_or(DEFAULT_USER);
+        Self { command, user }
+    }
+}
+
+/// A numeric `uid[:gid]` other than root; names would need the image's `/etc/passwd`.
+fn parse_user(user: &str) -> Option<(u32, u32)> {
+    let (u, g) = user.split_once(':').unwrap_or((user, user));
+    let ids = (u.parse().ok()?, g.parse().ok()?);
+    (ids.0 != 0).then_some(ids)
+}
+
+/// Who the agent serves from its start.
+pub enum Identity<'a> {
+    /// A cold create: the owner's identity and environment.
+    Owner {
+        token_key_hex: &'a str,
+        env_vars: &'a BTreeMap<String, String>,
+    },
+    /// A warm-pool container: only the configure secret.
+    Pool { configure_secret: &'a str },
+}
+
+/// One sandbox to launch, as the runtime interface describes it.
+pub struct Request<'a> {
+    pub sandbox_id: &'a str,
+    pub template: &'a str,
+    pub image: &'a str,
+    pub resources: Resources,
+    pub identity: Identity<'a>,
+    /// The Docker network it joins.
+    pub network: &'a str,
+}
+
+/// Everything one sandbox container is made from.
+pub struct Plan<'a> {
+    pub request: Request<'a>,
+    pub facts: &'a ImageFacts,
+    pub disk: Option<&'a SandboxDisk>,
+}
+
+/// The create body of a sandbox container.
+pub fn create_body(settings: &DockerSettings, plan: &Plan<'_>) -> ContainerCreateBody {
+    let request = &plan.request;
+    let (uid, gid) = plan.facts.user;
+    let mut env = vec![
+        format!("{AGENT_ENV_PREFIX}USER={uid}:{gid}"),
+        format!("{AGENT_ENV_PREFIX}TMP={AGENT_TMP}"),
+    ];
+    let pooled = match request.identity {
+        Identity::Owner {
+            token_key_hex,
+            env_vars,
+        } => {
+            env.push(format!(
+                "{AGENT_ENV_PREFIX}SANDBOX_ID={}",
+                request.sandbox_id
+            ));
+            env.push(format!("{AGENT_ENV_PREFIX}TOKEN_KEY={token_key_hex}"));
+            env.extend(user_env(env_vars));
+            false
+        }
+        Identity::Pool { configure_secret } => {
+            env.push(format!(
+                "{AGENT_ENV_PREFIX}CONFIGURE_SECRET={configure_secret}"
+            ));
+            true
+        }
+    };
+    let labels = HashMap::from([
+        (LABEL_MANAGED.to_owned(), "1".to_owned()),
+        (LABEL_INSTANCE.to_owned(), settings.instance.clone()),
+        (LABEL_SANDBOX_ID.to_owned(), request.sandbox_id.to_owned()),
+        (LABEL_TEMPLATE.to_owned(), request.template.to_owned()),
+        (LABEL_POOLED.to_owned(), u8::from(pooled).to_string()),
+    ]);
+    let cmd = std::iter::once("--".to_owned())
+        .chain(plan.facts.command.iter().cloned())
+        .collect();
+    ContainerCreateBody {
+        image: Some(request.image.to_owned()),
+        hostname: Some(request.sandbox_id.to_owned()),
+        user: Some("0".into()),
+        entrypoint: Some(vec![AGENT_PATH.into()]),
+        cmd: Some(cmd),
+        env: Some(env),
+        labels: Some(labels),
+        stop_timeout: Some(5),
+        host_config: Some(host_config(settings, plan)),
+        ..Default::default()
+    }
+}
+
+/// User variables as `K=V`, without the agent's own and without malformed names.
+fn user_env(vars: &BTreeMap<String, String>) -> impl Iterator<Item = String> + '_ {
+    vars.iter()
+        .filter(|(k, _)| !k.is_empty() && !k.contains('=') && !k.starts_with(AGENT_ENV_PREFIX))
+        .map(|(k, v)| format!("{k}={v}"))
+}
+
+fn host_config(settings: &DockerSettings, plan: &Plan<'_>) -> HostConfig {
+    let resources = plan.request.resources;
+    let memory = i64::from(resources.memory_mb) << 20;
+    let agent_bind = format!("{}:{AGENT_PATH}:ro", settings.agent_binary.display());
+    let ulimit = |name: &str, limit: i64| ResourcesUlimits {
+        name: Some(name.into()),
+        soft: Some(limit),
+        hard: Some(limit),
+    };
+    HostConfig {
+        binds: Some(vec![agent_bind]),
+        mounts: plan.disk.map(disk_mounts),
+        network_mode: Some(plan.request.network.to_owned()),
+        runtime: Some(settings.oci_runtime.clone()),
+        privileged: Some(false),
+        cap_drop: Some(vec!["ALL".into()]),
+        cap_add: Some(CAPABILITIES.iter().map(|c| (*c).to_owned()).collect()),
+        security_opt: Some(vec!["no-new-privileges".into()]),
+        nano_cpus: Some(i64::from(resources.vcpu.max(1)) * 1_000_000_000),
+        memory: Some(memory),
+        memory_swap: Some(memory),
+        pids_limit: Some(settings.pids_limit),
+        ulimits: Some(vec![ulimit("core", 0)]),
+        shm_size: Some(i64::from(settings.shm_size_mb) << 20),
+        tmpfs: Some(HashMap::from([(
+            AGENT_TMP.to_owned(),
+            AGENT_TMP_OPTIONS.to_owned(),
+        )])),
+        log_config: Some(HostConfigLogConfig {
+            typ: Some("json-file".into()),
+            config: Some(HashMap::from([
+                ("max-size".to_owned(), "1m".to_owned()),
+                ("max-file".to_owned(), "2".to_owned()),
+            ])),
+        }),
+        init: Some(false),
+        ..Default::default()
+    }
+}
+
+/// Workspace and home as volumes bound to the subvolume (Docker copies the image's content of those
+/// paths into them on first mount, so `.bashrc` and template files stay), the scratch paths as binds.
+fn disk_mounts(disk: &SandboxDisk) -> Vec<Mount> {
+    let volume = |target: &str, device: std::path::PathBuf| Mount {
+        target: Some(target.into()),
+        typ: Some(MountType::VOLUME),
+        volume_options: Some(MountVolumeOptions {
+            driver_config: Some(MountVolumeOptionsDriverConfig {
+                name: Some("local".into()),
+                options: Some(HashMap::from([
+                    ("type".to_owned(), "none".to_owned()),
+                    ("o".to_owned(), "bind".to_owned()),
+                    ("device".to_owned(), device.display().to_string()),
+                ])),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let scratch = disk.scratch().display().to_string();
+    let mut mounts = vec![
+        volume(SandboxDisk::WORKSPACE, disk.workspace()),
+        volume(SandboxDisk::HOME, disk.home()),
+    ];
+    mounts.extend(SandboxDisk::SCRATCH.iter().map(|target| Mount {
+        target: Some((*target).into()),
+        source: Some(scratch.clone()),
+        typ: Some(MountType::BIND),
+        ..Default::default()
+    }));
+    mounts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> ImageFacts {
+        ImageFacts {
+            command: vec!["sleep".into(), "infinity".into()],
+            user: (1000, 1000),
+        }
+    }
+
+    fn plan<'a>(facts: &'a ImageFacts, identity: Identity<'a>) -> Plan<'a> {
+        let request = Request {
+            sandbox_id: "sbx1",
+            template: "base",
+            image: "img",
+            resources: Resources {
+                vcpu: 2,
+                memory_mb: 512,
+                disk_mb: 100,
+            },
+            identity,
+            network: "net",
+        };
+        Plan {
+            request,
+            facts,
+            disk: None,
+        }
+    }
+
+    #[test]
+    fn image_user_and_command_are_kept() {
+        let mut image = ImageInspect::default();
+        assert_eq!(ImageFacts::from_inspect(&image).user, DEFAULT_USER);
+        image.config = Some(bollard::models::ImageConfig {
+            user: Some("1234:99".into()),
+            entrypoint: Some(vec!["/init".into()]),
+            cmd: Some(vec!["run".into()]),
+            ..Default::default()
+        });
+        let f = ImageFacts::from_inspect(&image);
+        assert_eq!(
+            (f.user, f.command),
+            ((1234, 99), vec!["/init".into(), "run".into()])
+        );
+        for root_or_name in ["0", "root", "0:0", "user"] {
+            assert_eq!(parse_user(root_or_name), None, "{root_or_name}");
+        }
+    }
+
+    #[test]
+    fn containers_are_hardened_and_labelled() {
+        let f = facts();
+        let vars = BTreeMap::from([
+            ("A".to_owned(), "1".to_owned()),
+            ("WARREN_AGENT_USER".to_owned(), "0".to_owned()),
+        ]);
+        let owner = Identity::Owner {
+            token_key_hex: "ab",
+            env_vars: &vars,
+        };
+        let body = create_body(&DockerSettings::default(), &plan(&f, owner));
+        let hc = body.host_config.as_ref().unwrap();
+        assert_eq!(hc.privileged, Some(false));
+        assert_eq!(hc.cap_drop.as_deref(), Some(&["ALL".to_owned()][..]));
+        assert_eq!(hc.nano_cpus, Some(2_000_000_000));
+        assert_eq!(hc.memory, hc.memory_swap);
+        assert_eq!(body.user.as_deref(), Some("0"));
+        assert_eq!(body.cmd.as_deref().unwrap(), ["--", "sleep", "infinity"]);
+        let env = body.env.unwrap();
+        assert!(env.contains(&"A=1".to_owned()));
+        assert!(env.contains(&"WARREN_AGENT_USER=1000:1000".to_owned()));
+        assert!(!env.contains(&"WARREN_AGENT_USER=0".to_owned()));
+        assert_eq!(body.labels.unwrap()[LABEL_POOLED], "0");
+    }
+
+    #[test]
+    fn pooled_containers_carry_only_the_configure_secret() {
+        let f = facts();
+        let body = create_body(
+            &DockerSettings::default(),
+            &plan(
+                &f,
+                Identity::Pool {
+                    configure_secret: "s",
+                },
+            ),
+        );
+        let env = body.env.unwrap();
+        assert!(env.contains(&"WARREN_AGENT_CONFIGURE_SECRET=s".to_owned()));
+        assert!(!env.iter().any(|e| e.contains("TOKEN_KEY")));
+        assert_eq!(body.labels.unwrap()[LABEL_POOLED], "1");
+    }
+}

@@ -1,0 +1,158 @@
+//! Bounding what a sandbox writes: a btrfs subvolume per sandbox, with a qgroup limit of its
+//! `disk_mb`, holding every directory its user can write (docs/runtime-research.md §1, variant ii).
+//! The subvolume lives as long as the sandbox (kept across stop and start) and goes, with its
+//! qgroup, on destroy. Driven through the `btrfs` CLI (about 8 ms per create, see
+//! docs/runtime-docker.md).
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+
+use runtime::RuntimeError;
+use tokio::process::Command;
+
+use crate::engine::failed;
+
+/// Directory of the subvolume mounted at [`SandboxDisk::WORKSPACE`].
+const WORKSPACE_DIR: &str = "workspace";
+/// Directory of the subvolume mounted at [`SandboxDisk::HOME`].
+const HOME_DIR: &str = "home";
+/// Directory of the subvolume mounted at every scratch path.
+const TMP_DIR: &str = "tmp";
+
+/// The btrfs filesystem sandboxes' subvolumes live on.
+#[derive(Debug, Clone)]
+pub struct DiskPool {
+    root: PathBuf,
+}
+
+/// Where one sandbox's writable directories are on the host, and where they go in the sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxDisk {
+    dir: PathBuf,
+}
+
+impl SandboxDisk {
+    /// In-sandbox path of the workspace.
+    pub const WORKSPACE: &str = "/workspace";
+    /// In-sandbox path of the user's home.
+    pub const HOME: &str = "/home/user";
+    /// In-sandbox scratch paths, all on one directory of the subvolume.
+    pub const SCRATCH: [&str; 3] = ["/tmp", "/var/tmp", "/run/lock"];
+
+    /// Host directory mounted at [`Self::WORKSPACE`].
+    pub fn workspace(&self) -> PathBuf {
+        self.dir.join(WORKSPACE_DIR)
+    }
+    /// Host directory mounted at [`Self::HOME`].
+    pub fn home(&self) -> PathBuf {
+        self.dir.join(HOME_DIR)
+    }
+    /// Host directory mounted at each of [`Self::SCRATCH`].
+    pub fn scratch(&self) -> PathBuf {
+        self.dir.join(TMP_DIR)
+    }
+}
+
+impl DiskPool {
+    /// The pool at `root` when it is a btrfs mount; quotas are enabled on it (idempotent; an engine or
+    /// tool may have disabled them). `None` when `root` is no btrfs filesystem.
+    pub async fn open(root: &Path) -> Result<Option<Self>, RuntimeError> {
+        let is_btrfs = nix::sys::statfs::statfs(root)
+            .map(|s| s.filesystem_type() == nix::sys::statfs::BTRFS_SUPER_MAGIC)
+            .unwrap_or(false);
+        if !is_btrfs {
+            return Ok(None);
+        }
+        btrfs(&["quota", "enable"], &[root]).await?;
+        Ok(Some(Self {
+            root: root.to_owned(),
+        }))
+    }
+
+    fn dir(&self, sandbox_id: &str) -> PathBuf {
+        self.root.join(sandbox_id)
+    }
+
+    /// Whether a subvolume of `sandbox_id` exists.
+    pub fn holds(&self, sandbox_id: &str) -> bool {
+        self.dir(sandbox_id).exists()
+    }
+
+    /// Makes the subvolume of `sandbox_id`, limited to `disk_mb`, with its directories owned by
+    /// `owner` (uid, gid). A leftover subvolume of the same id (an earlier attempt) is replaced.
+    pub async fn create(
+        &self,
+        sandbox_id: &str,
+        disk_mb: u32,
+        owner: (u32, u32),
+    ) -> Result<SandboxDisk, RuntimeError> {
+        let dir = self.dir(sandbox_id);
+        self.remove(sandbox_id).await?;
+        btrfs(&["subvolume", "create"], &[&dir]).await?;
+        let limit = format!("{disk_mb}M");
+        let made = async {
+            btrfs(&["qgroup", "limit", &limit], &[&dir]).await?;
+            let d = dir.clone();
+            tokio::task::spawn_blocking(move || make_dirs(&d, owner))
+                .await
+                .map_err(|e| failed(format!("directory setup panicked: {e}")))?
+                .map_err(|e| failed(format!("cannot prepare {}: {e}", dir.display())))
+        }
+        .await;
+        if let Err(e) = made {
+            // Best effort: the error that matters is the first one.
+            let _ = self.remove(sandbox_id).await;
+            return Err(e);
+        }
+        Ok(SandboxDisk { dir })
+    }
+
+    /// Deletes the subvolume of `sandbox_id` and its qgroup. Nothing there is not an error.
+    pub async fn remove(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
+        let dir = self.dir(sandbox_id);
+        if !dir.exists() {
+            return Ok(());
+        }
+        let rootid = btrfs(&["inspect-internal", "rootid"], &[&dir]).await?;
+        btrfs(&["subvolume", "delete", "--commit-after"], &[&dir]).await?;
+        // The qgroup goes with the committed delete; a stale one is harmless and cleared later by
+        // `btrfs qgroup clear-stale`, so its failure is only logged.
+        let qgroup = format!("0/{}", rootid.trim());
+        if let Err(e) = btrfs(&["qgroup", "destroy", &qgroup], &[&self.root]).await {
+            tracing::warn!(sandbox.id = sandbox_id, error = %e, "qgroup not destroyed");
+        }
+        Ok(())
+    }
+}
+
+fn make_dirs(dir: &Path, (uid, gid): (u32, u32)) -> std::io::Result<()> {
+    for (name, mode) in [(WORKSPACE_DIR, 0o755), (HOME_DIR, 0o755), (TMP_DIR, 0o1777)] {
+        let d = dir.join(name);
+        std::fs::create_dir(&d)?;
+        if name != TMP_DIR {
+            std::os::unix::fs::chown(&d, Some(uid), Some(gid))?;
+        }
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
+}
+
+/// Runs `btrfs ARGS PATHS`; its stdout on success.
+async fn btrfs(args: &[&str], paths: &[&Path]) -> Result<String, RuntimeError> {
+    let out = Command::new("btrfs")
+        .args(args)
+        .args(paths)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| failed(format!("cannot run btrfs: {e}")))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(failed(format!(
+            "btrfs {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}

@@ -1,0 +1,100 @@
+//! Talking to the engine: container names and labels, and how engine errors become
+//! [`RuntimeError`]s.
+
+use bollard::errors::Error as BollardError;
+use runtime::RuntimeError;
+
+/// Label on every container Warren makes.
+pub const LABEL_MANAGED: &str = "warren.managed";
+/// Label naming the Warren installation (`DockerSettings::instance`).
+pub const LABEL_INSTANCE: &str = "warren.instance";
+/// Label carrying the sandbox id.
+pub const LABEL_SANDBOX_ID: &str = "warren.sandbox-id";
+/// Label carrying the template name.
+pub const LABEL_TEMPLATE: &str = "warren.template";
+/// `1` for a container started for the warm pool (before it had an owner), else `0`.
+pub const LABEL_POOLED: &str = "warren.pooled";
+
+/// The container name of a sandbox.
+pub fn container_name(sandbox_id: &str) -> String {
+    format!("warren-{sandbox_id}")
+}
+
+/// Sandbox ids become container names and directory names: only a DNS label is accepted.
+pub fn check_sandbox_id(sandbox_id: &str) -> Result<(), RuntimeError> {
+    let ok = !sandbox_id.is_empty()
+        && sandbox_id.len() <= 63
+        && !sandbox_id.starts_with('-')
+        && sandbox_id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(failed(format!("invalid sandbox id {sandbox_id:?}")))
+    }
+}
+
+/// A [`RuntimeError::Failed`] with a message.
+pub fn failed(message: impl Into<String>) -> RuntimeError {
+    RuntimeError::Failed(message.into().into())
+}
+
+/// The HTTP status of an engine error answer, if the engine answered.
+pub fn status_of(e: &BollardError) -> Option<u16> {
+    match e {
+        BollardError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+/// Maps an engine error about `sandbox_id`'s container: 404 is [`RuntimeError::NotFound`], no answer
+/// (socket missing, connection refused, timeout) is [`RuntimeError::Unavailable`], the rest
+/// [`RuntimeError::Failed`].
+pub fn map_err(sandbox_id: &str, e: BollardError) -> RuntimeError {
+    match status_of(&e) {
+        Some(404) => RuntimeError::NotFound(sandbox_id.to_owned()),
+        Some(_) => RuntimeError::Failed(e.into()),
+        None => map_transport(e),
+    }
+}
+
+/// Maps an error of a call that names no sandbox.
+pub fn map_transport(e: BollardError) -> RuntimeError {
+    match e {
+        BollardError::DockerResponseServerError { .. } => RuntimeError::Failed(e.into()),
+        BollardError::RequestTimeoutError
+        | BollardError::SocketNotFoundError(_)
+        | BollardError::IOError { .. }
+        | BollardError::HyperResponseError { .. }
+        | BollardError::HyperLegacyError { .. } => RuntimeError::Unavailable(e.into()),
+        other => RuntimeError::Failed(other.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_dns_labels_are_sandbox_ids() {
+        assert!(check_sandbox_id("abc-123").is_ok());
+        for bad in ["", "-a", "A", "a/b", "..", "a_b", &"a".repeat(64)] {
+            assert!(check_sandbox_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn engine_errors_map_to_runtime_errors() {
+        let e = |status_code| BollardError::DockerResponseServerError {
+            status_code,
+            message: "x".into(),
+        };
+        assert!(matches!(map_err("s", e(404)), RuntimeError::NotFound(id) if id == "s"));
+        assert!(matches!(map_err("s", e(500)), RuntimeError::Failed(_)));
+        assert!(matches!(
+            map_err("s", BollardError::RequestTimeoutError),
+            RuntimeError::Unavailable(_)
+        ));
+    }
+}

@@ -1,0 +1,187 @@
+//! Making a sandbox run: image facts, its disk, the container, and waiting until its agent answers.
+//! A launch that fails leaves nothing behind.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
+use futures::StreamExt as _;
+use runtime::RuntimeError;
+use tokio::time::Instant;
+
+use crate::container::{self, AGENT_PORT, ImageFacts, Plan, Request};
+use crate::engine::{container_name, failed, map_err, map_transport, status_of};
+use crate::{DockerRuntime, SandboxRuntime as _, agent};
+
+/// How often the container's state is checked while waiting for its agent.
+const STATE_CHECK_INTERVAL: Duration = Duration::from_millis(250);
+/// Lines of the container's log quoted when it fails to start.
+const LOG_TAIL_LINES: &str = "20";
+
+impl DockerRuntime {
+    /// Creates and starts the sandbox's container; its agent's address once `/health` answers 200.
+    pub(crate) async fn launch(&self, request: Request<'_>) -> Result<SocketAddr, RuntimeError> {
+        let sandbox_id = request.sandbox_id;
+        let result = self.try_launch(request).await;
+        if result.is_err()
+            && let Err(e) = self.destroy(sandbox_id).await
+        {
+            tracing::warn!(sandbox.id = sandbox_id, error = %e, "cleanup after a failed launch");
+        }
+        result
+    }
+
+    async fn try_launch(&self, request: Request<'_>) -> Result<SocketAddr, RuntimeError> {
+        let sandbox_id = request.sandbox_id;
+        let facts = self.image_facts(request.image).await?;
+        let disk = match &self.disk {
+            Some(pool) => {
+                // A subvolume of an earlier attempt at the same id may still be mounted by that
+                // attempt's container: remove the container before the subvolume is replaced.
+                if pool.holds(sandbox_id) {
+                    self.remove_container(sandbox_id).await?;
+                }
+                let disk_mb = request.resources.disk_mb;
+                Some(pool.create(sandbox_id, disk_mb, facts.user).await?)
+            }
+            None => None,
+        };
+        let plan = Plan {
+            request,
+            facts: &facts,
+            disk: disk.as_ref(),
+        };
+        let body = container::create_body(&self.settings, &plan);
+        let name = container_name(sandbox_id);
+        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+        match self
+            .docker
+            .create_container(Some(options.clone()), body.clone())
+            .await
+        {
+            Ok(_) => {}
+            // A container of an earlier attempt at the same id: replace it.
+            Err(e) if status_of(&e) == Some(409) => {
+                self.remove_container(sandbox_id).await?;
+                self.docker
+                    .create_container(Some(options), body)
+                    .await
+                    .map_err(|e| map_err(sandbox_id, e))?;
+            }
+            Err(e) => return Err(map_err(sandbox_id, e)),
+        }
+        self.start_and_wait(sandbox_id).await
+    }
+
+    /// Starts the sandbox's container; its agent's address once `/health` answers 200.
+    pub(crate) async fn start_and_wait(
+        &self,
+        sandbox_id: &str,
+    ) -> Result<SocketAddr, RuntimeError> {
+        self.docker
+            .start_container(&container_name(sandbox_id), None)
+            .await
+            .map_err(|e| map_err(sandbox_id, e))?;
+        let addr = self.agent_addr(sandbox_id).await?;
+        self.wait_ready(sandbox_id, addr).await?;
+        Ok(addr)
+    }
+
+    async fn image_facts(&self, image: &str) -> Result<ImageFacts, RuntimeError> {
+        match self.docker.inspect_image(image).await {
+            Ok(inspect) => Ok(ImageFacts::from_inspect(&inspect)),
+            Err(e) if status_of(&e) == Some(404) => Err(failed(format!(
+                "image {image:?} is not on the Docker engine (build or load it first)"
+            ))),
+            Err(e) => Err(map_transport(e)),
+        }
+    }
+
+    /// The agent address of a started container: its IP on its (only) network, port 7777.
+    pub(crate) async fn agent_addr(&self, sandbox_id: &str) -> Result<SocketAddr, RuntimeError> {
+        let inspect = self
+            .docker
+            .inspect_container(&container_name(sandbox_id), None)
+            .await
+            .map_err(|e| map_err(sandbox_id, e))?;
+        let ip = inspect
+            .network_settings
+            .and_then(|n| n.networks)
+            .into_iter()
+            .flat_map(|nets| nets.into_values())
+            .filter_map(|endpoint| endpoint.ip_address)
+            .find_map(|ip| ip.parse::<IpAddr>().ok())
+            .ok_or_else(|| failed(format!("sandbox {sandbox_id} has no IP address")))?;
+        Ok(SocketAddr::new(ip, AGENT_PORT))
+    }
+
+    /// Polls the agent's `/health` until it answers 200; fails early, quoting the container's log,
+    /// when the container stops running, and after the ready timeout.
+    async fn wait_ready(&self, sandbox_id: &str, addr: SocketAddr) -> Result<(), RuntimeError> {
+        let timeout = Duration::from_secs(self.settings.ready_timeout_seconds);
+        let deadline = Instant::now() + timeout;
+        let mut next_state_check = Instant::now() + STATE_CHECK_INTERVAL;
+        loop {
+            if agent::is_healthy(&self.http, addr).await {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let log = self.log_tail(sandbox_id).await;
+                return Err(failed(format!(
+                    "the agent of {sandbox_id} was not healthy within {}s; log:\n{log}",
+                    timeout.as_secs()
+                )));
+            }
+            if now >= next_state_check {
+                next_state_check = now + STATE_CHECK_INTERVAL;
+                let state = self
+                    .docker
+                    .inspect_container(&container_name(sandbox_id), None)
+                    .await
+                    .map_err(|e| map_err(sandbox_id, e))?
+                    .state
+                    .unwrap_or_default();
+                if state.running != Some(true) {
+                    let log = self.log_tail(sandbox_id).await;
+                    return Err(failed(format!(
+                        "sandbox {sandbox_id} exited (code {}) before its agent was ready; log:\n{log}",
+                        state.exit_code.unwrap_or_default()
+                    )));
+                }
+            }
+            tokio::time::sleep(agent::POLL_INTERVAL).await;
+        }
+    }
+
+    /// The last lines the container printed, for error messages.
+    async fn log_tail(&self, sandbox_id: &str) -> String {
+        let options = LogsOptionsBuilder::new()
+            .stdout(true)
+            .stderr(true)
+            .tail(LOG_TAIL_LINES)
+            .build();
+        let lines: Vec<String> = self
+            .docker
+            .logs(&container_name(sandbox_id), Some(options))
+            .filter_map(|chunk| async move { chunk.ok().map(|c| c.to_string()) })
+            .collect()
+            .await;
+        lines.concat()
+    }
+
+    pub(crate) async fn remove_container(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
+        let options = bollard::query_parameters::RemoveContainerOptionsBuilder::new()
+            .force(true)
+            .v(true)
+            .build();
+        match self
+            .docker
+            .remove_container(&container_name(sandbox_id), Some(options))
+            .await
+        {
+            Err(e) if status_of(&e) != Some(404) => Err(map_err(sandbox_id, e)),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! The Docker backend of [`runtime::SandboxRuntime`]: one hardened container per sandbox, with the
+//! static `warren-agent` bind-mounted as its entrypoint, on shared Warren-managed networks, with what
+//! its user writes bounded by a btrfs subvolume. See `docs/runtime-docker.md`.
+
+mod agent;
+mod claims;
+mod container;
+mod disk;
+mod engine;
+mod launch;
+mod network;
+mod settings;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use api_types::agent::ConfigureRequest;
+use async_trait::async_trait;
+use bollard::Docker;
+use bollard::query_parameters::{ListContainersOptionsBuilder, StopContainerOptionsBuilder};
+use runtime::{
+    PooledSandbox, PooledSpec, RuntimeError, RuntimeSandbox, RuntimeState, RuntimeStatus,
+    SandboxRuntime, SandboxSpec,
+};
+
+use crate::claims::{Claim, ClaimStore};
+use crate::container::Identity;
+use crate::disk::DiskPool;
+use crate::engine::{
+    LABEL_INSTANCE, LABEL_MANAGED, LABEL_SANDBOX_ID, check_sandbox_id, container_name, failed,
+    map_err, map_transport,
+};
+
+pub use settings::{DockerSettings, NetworkSettings};
+
+/// Seconds the first call to the engine may take: an engine that does not answer fails `connect`
+/// quickly, whatever `engine_timeout_seconds` allows later calls.
+const CONNECT_TIMEOUT_SECONDS: u64 = 5;
+/// Seconds a stopping agent gets before it is killed (it ends its children within 3 s).
+const STOP_GRACE_SECONDS: i32 = 5;
+
+/// Sandboxes as Docker containers on one engine.
+#[derive(Debug)]
+pub struct DockerRuntime {
+    docker: Docker,
+    settings: DockerSettings,
+    disk: Option<DiskPool>,
+    claims: ClaimStore,
+    http: reqwest::Client,
+}
+
+impl DockerRuntime {
+    /// Connects to the engine and prepares what every sandbox needs: the shared networks, the
+    /// firewall rules and the disk pool. Fails fast with [`RuntimeError::Unavailable`] when no engine
+    /// answers.
+    pub async fn connect(settings: &DockerSettings) -> Result<Self, RuntimeError> {
+        let docker = Docker::connect_with_unix(
+            &settings.socket,
+            CONNECT_TIMEOUT_SECONDS.min(settings.engine_timeout_seconds),
+            bollard::API_DEFAULT_VERSION,
+        )
+        .map_err(map_transport)?
+        .negotiate_version()
+        .await
+        .map_err(map_transport)?
+        .with_timeout(Duration::from_secs(settings.engine_timeout_seconds));
+        if !settings.agent_binary.is_file() {
+            return Err(failed(format!(
+                "the agent binary {} does not exist (build it with scripts/build-agent.sh)",
+                settings.agent_binary.display()
+            )));
+        }
+        network::ensure_network(&docker, &settings.network, false).await?;
+        network::ensure_network(&docker, &settings.internal_network, true).await?;
+        if settings.firewall {
+            network::install_firewall().await?;
+        }
+        let disk = match &settings.sandbox_disk_dir {
+            Some(dir) => {
+                let pool = DiskPool::open(dir).await?;
+                if pool.is_none() {
+                    tracing::warn!(
+                        dir = %dir.display(),
+                        "not a btrfs filesystem: what sandboxes write is not bounded"
+                    );
+                }
+                pool
+            }
+            None => None,
+        };
+        Ok(Self {
+            docker,
+            settings: settings.clone(),
+            disk,
+            claims: ClaimStore::open(&settings.state_dir)?,
+            http: agent::client()?,
+        })
+    }
+
+    /// Whether what sandboxes write is bounded (a btrfs disk pool is in use).
+    pub fn disk_bounded(&self) -> bool {
+        self.disk.is_some()
+    }
+
+    fn network_name(&self, internet_access: bool) -> &str {
+        if internet_access {
+            &self.settings.network.name
+        } else {
+            &self.settings.internal_network.name
+        }
+    }
+
+    /// Moves a running container from the egress network to the internal one; its new agent address.
+    async fn isolate(&self, sandbox_id: &str) -> Result<SocketAddr, RuntimeError> {
+        let name = container_name(sandbox_id);
+        let disconnect = bollard::models::NetworkDisconnectRequest {
+            container: name.clone(),
+            force: Some(true),
+        };
+        self.docker
+            .disconnect_network(&self.settings.network.name, disconnect)
+            .await
+            .map_err(|e| map_err(sandbox_id, e))?;
+        let connect = bollard::models::NetworkConnectRequest {
+            container: name,
+            ..Default::default()
+        };
+        self.docker
+            .connect_network(&self.settings.internal_network.name, connect)
+            .await
+            .map_err(|e| map_err(sandbox_id, e))?;
+        self.agent_addr(sandbox_id).await
+    }
+}
+
+#[async_trait]
+impl SandboxRuntime for DockerRuntime {
+    async fn create(&self, spec: &SandboxSpec) -> Result<RuntimeSandbox, RuntimeError> {
+        check_sandbox_id(&spec.sandbox_id)?;
+        let identity = Identity::Owner {
+            token_key_hex: &spec.token_key_hex,
+            env_vars: &spec.env_vars,
+        };
+        let network = self.network_name(spec.internet_access);
+        let request = container::Request {
+            sandbox_id: &spec.sandbox_id,
+            template: &spec.template,
+            image: &spec.image,
+            resources: spec.resources,
+            identity,
+            network,
+        };
+        let agent_addr = self.launch(request).await?;
+        Ok(RuntimeSandbox {
+            sandbox_id: spec.sandbox_id.clone(),
+            agent_addr,
+        })
+    }
+
+    async fn create_pooled(&self, spec: &PooledSpec) -> Result<PooledSandbox, RuntimeError> {
+        check_sandbox_id(&spec.sandbox_id)?;
+        let request = container::Request {
+            sandbox_id: &spec.sandbox_id,
+            template: &spec.template,
+            image: &spec.image,
+            resources: spec.resources,
+            identity: Identity::Pool {
+                configure_secret: &spec.configure_secret,
+            },
+            network: self.network_name(true),
+        };
+        let agent_addr = self.launch(request).await?;
+        Ok(PooledSandbox {
+            sandbox_id: spec.sandbox_id.clone(),
+            agent_addr,
+            configure_secret: spec.configure_secret.clone(),
+        })
+    }
+
+    async fn claim(
+        &self,
+        pooled: &PooledSandbox,
+        spec: &SandboxSpec,
+    ) -> Result<RuntimeSandbox, RuntimeError> {
+        if pooled.sandbox_id != spec.sandbox_id {
+            return Err(failed(format!(
+                "claim of pooled sandbox {} names {}",
+                pooled.sandbox_id, spec.sandbox_id
+            )));
+        }
+        let agent_addr = if spec.internet_access {
+            pooled.agent_addr
+        } else {
+            self.isolate(&spec.sandbox_id).await?
+        };
+        let claim = Claim {
+            secret: pooled.configure_secret.clone(),
+            request: ConfigureRequest {
+                sandbox_id: spec.sandbox_id.clone(),
+                token_key: spec.token_key_hex.clone(),
+                env_vars: spec.env_vars.clone(),
+            },
+        };
+        self.claims.save(&claim)?;
+        agent::configure(&self.http, agent_addr, &claim.secret, &claim.request).await?;
+        Ok(RuntimeSandbox {
+            sandbox_id: spec.sandbox_id.clone(),
+            agent_addr,
+        })
+    }
+
+    async fn pause(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
+        self.docker
+            .pause_container(&container_name(sandbox_id))
+            .await
+            .map_err(|e| map_err(sandbox_id, e))
+    }
+
+    async fn resume(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
+        self.docker
+            .unpause_container(&container_name(sandbox_id))
+            .await
+            .map_err(|e| map_err(sandbox_id, e))
+    }
+
+    async fn stop(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
+        let name = container_name(sandbox_id);
+        let state = self
+            .docker
+            .inspect_container(&name, None)
+            .await
+            .map_err(|e| map_err(sandbox_id, e))?
+            .state;
+        // A frozen agent cannot take SIGTERM: thaw it first so that it shuts down cleanly instead of
+        // being killed after the grace period.
+        if state.and_then(|s| s.paused) == Some(true) {
+            self.resume(sandbox_id).await?;
+        }
+        let options = StopContainerOptionsBuilder::new()
+            .t(STOP_GRACE_SECONDS)
+            .build();
+        self.docker
+            .stop_container(&name, Some(options))
+            .await
+            .map_err(|e| map_err(sandbox_id, e))
+    }
+
+    async fn start(&self, sandbox_id: &str) -> Result<RuntimeSandbox, RuntimeError> {
+        let agent_addr = self.start_and_wait(sandbox_id).await?;
+        if let Some(claim) = self.claims.load(sandbox_id)? {
+            agent::configure(&self.http, agent_addr, &claim.secret, &claim.request).await?;
+        }
+        Ok(RuntimeSandbox {
+            sandbox_id: sandbox_id.to_owned(),
+            agent_addr,
+        })
+    }
+
+    async fn destroy(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
+        check_sandbox_id(sandbox_id)?;
+        self.remove_container(sandbox_id).await?;
+        if let Some(disk) = &self.disk {
+            disk.remove(sandbox_id).await?;
+        }
+        self.claims.remove(sandbox_id)
+    }
+
+    async fn list(&self) -> Result<Vec<RuntimeStatus>, RuntimeError> {
+        use bollard::models::ContainerSummaryStateEnum as S;
+        let labels = vec![
+            format!("{LABEL_MANAGED}=1"),
+            format!("{LABEL_INSTANCE}={}", self.settings.instance),
+        ];
+        let filters = HashMap::from([("label", labels)]);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let containers = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(map_transport)?;
+        Ok(containers
+            .into_iter()
+            .filter_map(|c| {
+                let sandbox_id = c.labels?.remove(LABEL_SANDBOX_ID)?;
+                let state = match c.state {
+                    Some(S::RUNNING | S::RESTARTING) => RuntimeState::Running,
+                    Some(S::PAUSED) => RuntimeState::Paused,
+                    _ => RuntimeState::Stopped,
+                };
+                Some(RuntimeStatus { sandbox_id, state })
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,85 @@
+//! What the Docker backend can be told. Every field has a default that works on a machine set up by
+//! `scripts/docker-engine.sh --sandbox-disk`.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Settings of the Docker backend (the `[runtime.docker]` section of `warren`'s configuration).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DockerSettings {
+    /// The engine's API socket, `unix:///path` (or a bare path).
+    pub socket: String,
+    /// Name of this Warren installation, put on its containers (label `warren.instance`): `list`
+    /// reports only this installation's containers, so installations (or test suites) sharing an
+    /// engine never reconcile away each other's sandboxes.
+    pub instance: String,
+    /// Path on the host of the static `warren-agent` (`scripts/build-agent.sh`), bind-mounted read-only
+    /// into every sandbox and made its entrypoint.
+    pub agent_binary: PathBuf,
+    /// A btrfs filesystem with quotas enabled where each sandbox gets a subvolume, limited to its
+    /// `disk_mb`, for everything its user can write. `None` (or a directory that is not a btrfs mount
+    /// with quotas) leaves what sandboxes write unbounded, with a warning at connect.
+    pub sandbox_disk_dir: Option<PathBuf>,
+    /// Directory of the backend's own records (root-only): the configuration of claimed warm-pool
+    /// sandboxes, replayed when one is started again.
+    pub state_dir: PathBuf,
+    /// The shared network of sandboxes with internet access (created on connect if missing).
+    pub network: NetworkSettings,
+    /// The shared `--internal` network of sandboxes with `internet_access: false`.
+    pub internal_network: NetworkSettings,
+    /// Install the host firewall rules that keep sandboxes off the host's own ports and off link-local
+    /// addresses (iptables; needs root). Off only where something else enforces the same.
+    pub firewall: bool,
+    /// Seconds a create (or start) may take until the agent answers `/health`.
+    pub ready_timeout_seconds: u64,
+    /// Seconds any single engine call may take before the engine counts as unavailable.
+    pub engine_timeout_seconds: u64,
+    /// OCI runtime of sandboxes (`runc`; `runsc-nonet`/`runsc-hostnet` where configured in the engine).
+    pub oci_runtime: String,
+    /// Most processes (and threads) a sandbox may have at once.
+    pub pids_limit: i64,
+    /// Size of each sandbox's `/dev/shm`, in MiB.
+    pub shm_size_mb: u32,
+}
+
+/// One shared bridge network Warren manages.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSettings {
+    /// Docker network name.
+    pub name: String,
+    /// Host bridge interface name; must start with `wsbx`, which the firewall rules match.
+    pub bridge: String,
+    /// IPv4 subnet in CIDR form, given explicitly so Docker's default address pools are not used.
+    pub subnet: String,
+}
+
+impl Default for DockerSettings {
+    fn default() -> Self {
+        Self {
+            socket: "unix:///var/run/docker.sock".into(),
+            instance: "default".into(),
+            agent_binary: "/usr/local/lib/warren/warren-agent".into(),
+            sandbox_disk_dir: Some("/var/lib/warren/sandbox-disk".into()),
+            state_dir: "/var/lib/warren/runtime".into(),
+            network: NetworkSettings {
+                name: "warren-sandboxes".into(),
+                bridge: "wsbx0".into(),
+                subnet: "10.88.0.0/16".into(),
+            },
+            internal_network: NetworkSettings {
+                name: "warren-sandboxes-internal".into(),
+                bridge: "wsbx1".into(),
+                subnet: "10.89.0.0/16".into(),
+            },
+            firewall: true,
+            ready_timeout_seconds: 60,
+            engine_timeout_seconds: 30,
+            oci_runtime: "runc".into(),
+            pids_limit: 1024,
+            shm_size_mb: 64,
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The Docker backend on the real engine with the real static agent. Needs a running engine, the
+//! sandbox disk (`scripts/docker-engine.sh --sandbox-disk`) and the template images
+//! (`scripts/build-templates.sh`); run as root (iptables, btrfs). The agent is taken from
+//! `WARREN_AGENT_STATIC_BIN` or built once (a static debug build, cached by cargo).
+
+mod bench;
+mod destructive;
+mod helpers;
+mod isolation;
+mod lifecycle;
+mod pool;
+mod unavailable;
