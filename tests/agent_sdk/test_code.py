@@ -5,9 +5,8 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
+import os
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from hopx_ai.errors import AgentError
@@ -85,41 +84,54 @@ def test_background_list_and_kill(sandbox):
     assert err.value.code == "PROCESS_NOT_FOUND"
 
 
-class _Hook(BaseHTTPRequestHandler):
-    received = []
-
+# A one-request webhook receiver, run inside the sandbox (where the agent runs, a process or a
+# container: sandboxes cannot reach the test host). It writes what it received to a JSON file.
+HOOK = """
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+class H(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
-        _Hook.received.append((dict(self.headers), body))
         self.send_response(200)
         self.end_headers()
-
-    def log_message(self, *args):
+        with open(sys.argv[2] + ".tmp", "w") as f:
+            json.dump({"headers": dict(self.headers), "body": body.decode()}, f)
+        import os; os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+    def log_message(self, *a):
         pass
+s = HTTPServer(("127.0.0.1", int(sys.argv[1])), H)
+open(sys.argv[2] + ".ready", "w").close()
+s.handle_request()
+"""
 
 
-def test_run_code_async_calls_the_webhook_with_a_signature(sandbox):
-    server = HTTPServer(("127.0.0.1", 0), _Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/done"
-        queued = sandbox.run_code_async(
-            "print('later')", callback_url=url, callback_signature_secret="s3",
-            callback_headers={"X-Trace": "t1"},
-        )
-        assert queued["status"] == "queued"
-        deadline = time.time() + 20
-        while not _Hook.received and time.time() < deadline:
-            time.sleep(0.05)
-        headers, body = _Hook.received[0]
-        headers = {k.lower(): v for k, v in headers.items()}
-        expected = hmac.new(b"s3", f"{headers['x-hopx-timestamp']}.".encode() + body,
-                            hashlib.sha256).hexdigest()
-        assert headers["x-hopx-signature"] == f"sha256={expected}"
-        assert headers["x-trace"] == "t1"
-        payload = json.loads(body)
-        assert payload["execution_id"] == queued["execution_id"]
-        assert payload["status"] == "completed"
-        assert payload["stdout"] == "later\n"
-    finally:
-        server.shutdown()
+def wait_for_file(sandbox, path, seconds=20):
+    deadline = time.time() + seconds
+    while not sandbox.files.exists(path):
+        assert time.time() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_run_code_async_calls_the_webhook_with_a_signature(sandbox, agent):
+    port = 18000 + os.getpid() % 1000
+    out = f"{agent.workspace}/hook.json"
+    sandbox.files.write(f"{agent.workspace}/hook.py", HOOK)
+    sandbox.commands.run(f"python3 {agent.workspace}/hook.py {port} {out}", background=True)
+    wait_for_file(sandbox, out + ".ready")
+    queued = sandbox.run_code_async(
+        "print('later')", callback_url=f"http://127.0.0.1:{port}/done",
+        callback_signature_secret="s3", callback_headers={"X-Trace": "t1"},
+    )
+    assert queued["status"] == "queued"
+    wait_for_file(sandbox, out)
+    received = json.loads(sandbox.files.read(out))
+    headers = {k.lower(): v for k, v in received["headers"].items()}
+    body = received["body"].encode()
+    expected = hmac.new(b"s3", f"{headers['x-hopx-timestamp']}.".encode() + body,
+                        hashlib.sha256).hexdigest()
+    assert headers["x-hopx-signature"] == f"sha256={expected}"
+    assert headers["x-trace"] == "t1"
+    payload = json.loads(body)
+    assert payload["execution_id"] == queued["execution_id"]
+    assert payload["status"] == "completed"
+    assert payload["stdout"] == "later\n"

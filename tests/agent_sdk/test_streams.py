@@ -1,7 +1,6 @@
 """WebSocket features through the official SDK: run_code_stream, files.watch and the terminal."""
 
 import asyncio
-import os
 
 
 def test_run_code_stream(sandbox):
@@ -44,7 +43,7 @@ def test_files_watch(sandbox, agent):
     event = asyncio.run(asyncio.wait_for(watch(), 30))
     assert event["type"] == "change"
     assert event["event"] in ("created", "modified")
-    os.remove(target)
+    sandbox.files.remove(str(target))
 
 
 def test_terminal(sandbox):

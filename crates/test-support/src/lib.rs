@@ -7,11 +7,13 @@
 //!   real TCP, with a [`runtime::fake::FakeRuntime`], an organization and an API key.
 //! * [`agent`]: real `warren-agent` processes behind the fake runtime's sandboxes (router tests).
 //! * [`docker`]: settings of the real Docker backend, with the static agent.
+//! * [`python`]: the interpreter with the official SDK, and running its pytest suites.
 
 pub mod agent;
 pub mod app;
 pub mod docker;
 pub mod postgres;
+pub mod python;
 
 pub use app::{Replica, TestApp, spawn_app, spawn_app_with};
 pub use postgres::{TestDatabase, test_database};

@@ -3,6 +3,7 @@
 //! (`scripts/build-templates.sh`); run as root (iptables, btrfs). The agent is taken from
 //! `WARREN_AGENT_STATIC_BIN` or built once (a static debug build, cached by cargo).
 
+mod agent_sdk;
 mod bench;
 mod destructive;
 mod helpers;
