@@ -170,3 +170,59 @@ pub struct TemplateDeleted {
     pub status: String,
     pub request_id: String,
 }
+
+/// `POST /v1/templates/files/upload-link` request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadLinkRequest {
+    pub files_hash: String,
+    pub content_length: i64,
+}
+
+/// `POST /v1/templates/files/upload-link` response: exactly the keys of the Python SDK's dataclass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadLink {
+    pub present: bool,
+    pub upload_url: Option<String>,
+    #[serde(with = "crate::timestamp::option")]
+    pub expires_at: Option<DateTime<Utc>>,
+    pub files_hash: Option<String>,
+    pub request_id: String,
+}
+
+/// `POST /v1/templates/build` response (201): exactly the keys of the Python SDK's `BuildResponse`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateBuildStarted {
+    pub build_id: String,
+    pub template_id: String,
+    pub status: String,
+    pub logs_url: String,
+    pub request_id: String,
+}
+
+/// `GET /v1/templates/build/{id}/status`: exactly the keys of the Python SDK's
+/// `BuildStatusResponse`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateBuildStatus {
+    pub build_id: String,
+    pub template_id: String,
+    pub status: String,
+    pub progress: i32,
+    pub current_step: Option<String>,
+    #[serde(with = "crate::timestamp")]
+    pub started_at: DateTime<Utc>,
+    #[serde(with = "crate::timestamp::option")]
+    pub completed_at: Option<DateTime<Utc>>,
+    pub error_message: Option<String>,
+    pub build_duration_ms: Option<i64>,
+    pub request_id: String,
+}
+
+/// `GET /v1/templates/build/{id}/logs?offset=`: the log from `offset` (characters) on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateBuildLogs {
+    pub logs: String,
+    pub offset: i64,
+    pub status: String,
+    pub complete: bool,
+    pub request_id: String,
+}

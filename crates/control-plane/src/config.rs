@@ -27,6 +27,7 @@ pub struct Settings {
     pub capacity: CapacitySettings,
     pub pool: PoolSettings,
     pub reconcile: ReconcileSettings,
+    pub templates: TemplateSettings,
     pub log: LogSettings,
 }
 
@@ -239,6 +240,42 @@ impl Default for ReconcileSettings {
     }
 }
 
+/// Custom templates: uploads of COPY sources and the image builds (`docs/templates.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TemplateSettings {
+    /// Directory of uploaded COPY sources (created when needed; shared by replicas that share a
+    /// load balancer, or uploads must reach the replica that builds).
+    pub upload_dir: std::path::PathBuf,
+    /// Largest upload (`content_length`) accepted, in bytes.
+    pub max_upload_bytes: u64,
+    /// Seconds an upload URL stays valid, and an upload no build used is kept.
+    pub upload_ttl_seconds: u32,
+    /// Builds this replica runs at once.
+    pub max_concurrent_builds: u32,
+    /// Builds waiting for a slot before new ones are refused (503 `BUILD_QUEUE_FULL`).
+    pub max_queued_builds: u32,
+    /// Seconds one build may take before it fails.
+    pub build_timeout_seconds: u32,
+    /// Base URL of this server as clients reach it, for upload URLs (e.g. `https://warren.example`);
+    /// default: the scheme of `router.scheme` and the request's `Host`.
+    pub public_url: Option<String>,
+}
+
+impl Default for TemplateSettings {
+    fn default() -> Self {
+        Self {
+            upload_dir: "/var/lib/warren/template-uploads".into(),
+            max_upload_bytes: 512 * 1024 * 1024,
+            upload_ttl_seconds: 24 * 3600,
+            max_concurrent_builds: 2,
+            max_queued_builds: 16,
+            build_timeout_seconds: 1800,
+            public_url: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogSettings {
@@ -318,6 +355,14 @@ impl Settings {
         {
             return Err(ConfigError::Invalid(
                 "runtime.create_timeout_seconds and reconcile.*_seconds must be positive",
+            ));
+        }
+        let t = &self.templates;
+        if t.max_concurrent_builds == 0 || t.build_timeout_seconds == 0 || t.upload_ttl_seconds == 0
+        {
+            return Err(ConfigError::Invalid(
+                "templates.max_concurrent_builds, build_timeout_seconds and upload_ttl_seconds \
+                 must be positive",
             ));
         }
         if self.capacity.vcpu == Some(0) || self.capacity.memory_mb == Some(0) {

@@ -36,6 +36,18 @@ pub enum ApiError {
     InvalidTransition(String),
     #[error("built-in templates cannot be deleted")]
     TemplateProtected,
+    #[error("template name {0:?} is taken")]
+    TemplateNameTaken(String),
+    #[error("template is used by {0} live sandboxes")]
+    TemplateInUse(i64),
+    #[error("template {0:?} is not active")]
+    TemplateNotReady(String),
+    #[error("too many template builds queued")]
+    BuildQueueFull,
+    #[error("upload larger than {limit} bytes")]
+    UploadTooLarge { limit: u64 },
+    #[error("no such upload")]
+    UploadNotFound,
     #[error("sandbox limit reached")]
     SandboxLimit { limit: i64, current: i64 },
     #[error("rate limit exceeded")]
@@ -115,6 +127,39 @@ impl ApiError {
                 StatusCode::FORBIDDEN,
                 "TEMPLATE_PROTECTED",
                 "Built-in templates cannot be deleted".into(),
+            ),
+            TemplateNameTaken(name) => (
+                StatusCode::CONFLICT,
+                "TEMPLATE_EXISTS",
+                format!(
+                    "A template named {name:?} already exists; pass update: true to rebuild your own"
+                ),
+            ),
+            TemplateInUse(n) => (
+                StatusCode::CONFLICT,
+                "TEMPLATE_IN_USE",
+                format!("The template is used by {n} live sandbox(es); delete them first"),
+            ),
+            TemplateNotReady(t) => (
+                StatusCode::CONFLICT,
+                "TEMPLATE_NOT_READY",
+                format!("Template {t} is not active (still building, or its build failed)"),
+            ),
+            BuildQueueFull => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "BUILD_QUEUE_FULL",
+                "Too many template builds are queued; try again later".into(),
+            ),
+            UploadTooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                format!("Uploads may have at most {limit} bytes (templates.max_upload_bytes)"),
+            ),
+            UploadNotFound => (
+                StatusCode::NOT_FOUND,
+                "UPLOAD_NOT_FOUND",
+                "No pending upload at this URL (it expired, was completed, or never existed)"
+                    .into(),
             ),
             SandboxLimit { limit, .. } => (
                 StatusCode::FORBIDDEN,

@@ -22,4 +22,5 @@ pub mod router;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod templates;
 pub mod views;

@@ -74,6 +74,7 @@ impl Application {
             pool,
             runtime,
             capacity: Capacity::from_settings(&settings.capacity),
+            builds: crate::templates::Builds::new(&settings),
             settings,
             listen_port,
             in_flight: Default::default(),

@@ -10,6 +10,7 @@ use crate::app::capacity::Capacity;
 use crate::app::reconcile::InFlight;
 use crate::config::Settings;
 use crate::router::routes::Routes;
+use crate::templates::Builds;
 
 /// Cheap to clone; derefs to [`AppInner`].
 #[derive(Clone)]
@@ -33,6 +34,8 @@ pub struct AppInner {
     /// The router's route cache; actions of this replica evict from it directly (other replicas
     /// hear of them through `NOTIFY`).
     pub routes: Arc<Routes>,
+    /// This replica's template builds (queue and upload store).
+    pub builds: Builds,
 }
 
 impl std::ops::Deref for AppState {

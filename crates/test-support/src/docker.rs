@@ -6,10 +6,12 @@ use std::sync::OnceLock;
 
 use runtime_docker::DockerSettings;
 
-/// `[docker]` for tests: the default engine, networks and sandbox disk, the static agent, and a
-/// state directory under the temporary directory.
+/// `[docker]` for tests: the default engine, networks and sandbox disk, the static agent, a state
+/// directory under the temporary directory, and an `instance` of their own, so that a Warren running
+/// on the same engine and the tests never reconcile away each other's containers.
 pub fn docker_settings() -> DockerSettings {
     DockerSettings {
+        instance: "warren-tests".into(),
         agent_binary: static_agent().to_owned(),
         state_dir: std::env::temp_dir().join("warren-control-plane-tests"),
         ..DockerSettings::default()

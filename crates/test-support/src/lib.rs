@@ -8,10 +8,12 @@
 //! * [`agent`]: real `warren-agent` processes behind the fake runtime's sandboxes (router tests).
 //! * [`docker`]: settings of the real Docker backend, with the static agent.
 //! * [`python`]: the interpreter with the official SDK, and running its pytest suites.
+//! * [`node`]: running the official TypeScript SDK's suites with node's built-in test runner.
 
 pub mod agent;
 pub mod app;
 pub mod docker;
+pub mod node;
 pub mod postgres;
 pub mod python;
 

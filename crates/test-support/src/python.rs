@@ -56,18 +56,26 @@ pub fn sdk_python() -> &'static Path {
 /// unless it passes. Returns pytest's stdout.
 pub async fn run_pytest(suite: &str, env: &[(&str, &str)]) -> String {
     let py = tokio::task::spawn_blocking(sdk_python).await.unwrap();
-    let out = tokio::process::Command::new(py)
+    let mut pytest = tokio::process::Command::new(py);
+    pytest
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .arg(workspace().join(suite))
-        .envs(env.iter().copied())
+        .envs(env.iter().copied());
+    passing_stdout(pytest, &format!("pytest {suite}")).await
+}
+
+/// Runs `cmd` (a test runner) with no proxy for local hosts; panics with its output unless it exits
+/// successfully. Returns its stdout.
+pub(crate) async fn passing_stdout(mut cmd: tokio::process::Command, what: &str) -> String {
+    let out = cmd
         .env("NO_PROXY", "127.0.0.1,localhost,.localhost")
         .output()
         .await
-        .expect("run pytest");
+        .unwrap_or_else(|e| panic!("run {what}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "pytest {suite} failed:\n{stdout}\n{}",
+        "{what} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     stdout

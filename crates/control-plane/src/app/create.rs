@@ -97,8 +97,13 @@ pub async fn create(
     let wanted = validate(state, req)?;
     let template = db::templates::find_visible(&state.pool, org_id, wanted.template)
         .await?
-        .filter(|t| t.status == "active")
+        .filter(|t| t.status == "active" || t.organization_id.is_some())
         .ok_or_else(|| ApiError::TemplateNotFound(truncate(wanted.template_text)))?;
+    // A custom template serves its last good image while it is rebuilt; before its first build
+    // succeeds it has none.
+    if template.image.is_empty() {
+        return Err(ApiError::TemplateNotReady(template.name));
+    }
     let runtime = state.runtime.clone().ok_or(ApiError::RuntimeUnavailable)?;
     // Before the row exists, so the create ends within the timeout of the row's `created_at`.
     let deadline = Instant::now() + create_timeout(state);

@@ -12,6 +12,8 @@ pub mod orgs;
 pub mod pool;
 pub mod reconcile;
 pub mod sandboxes;
+pub mod template_builds;
+pub mod template_uploads;
 pub mod templates;
 
 use std::time::Duration;

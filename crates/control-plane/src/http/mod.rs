@@ -5,6 +5,8 @@ pub mod extract;
 mod health;
 mod sandbox_actions;
 mod sandboxes;
+mod template_build;
+mod template_uploads;
 mod templates;
 
 use axum::extract::DefaultBodyLimit;
@@ -24,9 +26,12 @@ pub fn router(state: AppState) -> Router {
         .merge(sandboxes::routes())
         .merge(sandbox_actions::routes())
         .merge(templates::routes())
+        .merge(template_build::routes())
+        .merge(template_uploads::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::layer));
-    Router::new()
+    let api = Router::new()
         .merge(health::routes())
+        .merge(template_uploads::public_routes())
         .merge(v1)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -34,7 +39,30 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(panicked))
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn(request_id::layer))
-        .with_state(state)
+        .with_state(state);
+    // Before routing: the SDKs' template builder sends `{base_url}/v1/...` as is, so a base URL
+    // with a trailing slash gives `//v1/...` (CONTRACT.md §1.3).
+    Router::new().fallback_service(
+        tower::ServiceBuilder::new()
+            .map_request(collapse_leading_slashes)
+            .service(api),
+    )
+}
+
+fn collapse_leading_slashes(mut req: axum::extract::Request) -> axum::extract::Request {
+    let uri = req.uri();
+    if uri.path().starts_with("//") {
+        let pq = uri.path_and_query().map_or("", |pq| pq.as_str());
+        let fixed = format!("/{}", pq.trim_start_matches('/'));
+        if let Ok(pq) = fixed.parse::<http::uri::PathAndQuery>() {
+            let mut parts = uri.clone().into_parts();
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
+    }
+    req
 }
 
 /// What a router-only server (`router.mode = "router"`) answers on hosts that are not sandboxes:

@@ -1,4 +1,5 @@
-//! `GET /v1/templates`, `GET /v1/templates/{name or id}`, `DELETE /v1/templates/{id}`.
+//! `GET /v1/templates`, `GET /v1/templates/{name or id}`, `DELETE /v1/templates/{id}` (refused while
+//! live sandboxes use it; a custom template's image goes with it).
 
 use api_types::control::{Template, TemplateDeleted, TemplateList};
 use axum::extract::State;
@@ -76,10 +77,17 @@ async fn delete(
     if row.organization_id != Some(caller.organization_id) {
         return Err(ApiError::TemplateProtected);
     }
+    let live = db::template_builds::live_sandboxes(&state.pool, row.id).await?;
+    if live > 0 {
+        return Err(ApiError::TemplateInUse(live));
+    }
     if !db::templates::delete_owned(&state.pool, caller.organization_id, row.id).await? {
         return Err(ApiError::TemplateNotFound(
             template.chars().take(64).collect(),
         ));
+    }
+    if !row.image.is_empty() {
+        state.builds.remove_image(&row.image).await;
     }
     Ok(Json(TemplateDeleted {
         id: row.id.to_string(),

@@ -18,7 +18,7 @@ use test_support::{TestDatabase, test_database};
 use crate::replicas::{Replica, start_serve};
 
 /// A database with an organization; its API key.
-async fn db_with_key() -> (TestDatabase, PgPool, String) {
+pub async fn db_with_key() -> (TestDatabase, PgPool, String) {
     let db = test_database().await;
     let pool = PgPool::connect(&db.url).await.unwrap();
     control_plane::admin::create_org(&pool, "acme", None, None)
@@ -31,12 +31,13 @@ async fn db_with_key() -> (TestDatabase, PgPool, String) {
 }
 
 /// `warren serve` with the Docker runtime and `extra` settings.
-async fn serve_docker(db: &TestDatabase, extra: &[(&str, &str)]) -> Replica {
+pub async fn serve_docker(db: &TestDatabase, extra: &[(&str, &str)]) -> Replica {
     let docker = docker_settings();
     let agent = docker.agent_binary.display().to_string();
     let state_dir = docker.state_dir.display().to_string();
     let mut settings = vec![
         ("WARREN_RUNTIME__KIND", "docker"),
+        ("WARREN_DOCKER__INSTANCE", docker.instance.as_str()),
         ("WARREN_DOCKER__AGENT_BINARY", agent.as_str()),
         ("WARREN_DOCKER__STATE_DIR", state_dir.as_str()),
         ("WARREN_CAPACITY__VCPU", "64"),
@@ -47,7 +48,7 @@ async fn serve_docker(db: &TestDatabase, extra: &[(&str, &str)]) -> Replica {
     start_serve(db, &settings).await
 }
 
-async fn engine() -> DockerRuntime {
+pub async fn engine() -> DockerRuntime {
     DockerRuntime::connect(&docker_settings())
         .await
         .expect("connect to the Docker engine")
@@ -118,7 +119,7 @@ async fn eventually<F: Future<Output = Result<(), String>>>(what: &str, check: i
 }
 
 /// Removes whatever the engine still holds for this database's rows.
-async fn clean_up(pool: &PgPool, engine: &DockerRuntime) {
+pub async fn clean_up(pool: &PgPool, engine: &DockerRuntime) {
     for (id, _) in owners(pool).await {
         engine.destroy(&id).await.unwrap();
     }

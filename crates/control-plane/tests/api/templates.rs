@@ -128,8 +128,15 @@ async fn own_templates_are_private_deletable_and_usable() {
         .unwrap();
     assert_error(r, 404, "TEMPLATE_NOT_FOUND").await;
 
+    // Refused while a live sandbox uses it; the sandbox is untouched.
     let sandbox = app.create_sandbox("mine").await;
     assert_eq!(sandbox["template_id"], mine.to_string());
+    let sandbox_path = format!("/v1/sandboxes/{}", sandbox["id"].as_str().unwrap());
+    let r = app.delete(&format!("/v1/templates/{mine}")).await;
+    assert_error(r, 409, "TEMPLATE_IN_USE").await;
+    let (_, still) = status_json(app.get(&sandbox_path).await).await;
+    assert_eq!(still["status"], "running");
+    assert_eq!(app.delete(&sandbox_path).await.status(), 200);
     let (status, body) = status_json(app.delete(&format!("/v1/templates/{mine}")).await).await;
     assert_eq!(status, 200);
     insta::assert_json_snapshot!("template_deleted", redacted(&body));
@@ -139,13 +146,4 @@ async fn own_templates_are_private_deletable_and_usable() {
         "TEMPLATE_NOT_FOUND",
     )
     .await;
-    let (_, still) = status_json(
-        app.get(&format!(
-            "/v1/sandboxes/{}",
-            sandbox["id"].as_str().unwrap()
-        ))
-        .await,
-    )
-    .await;
-    assert_eq!(still["status"], "running");
 }

@@ -1,0 +1,161 @@
+//! `POST /v1/templates/build`, `GET /v1/templates/build/{id}/status` and `.../logs?offset=`
+//! (CONTRACT.md §2.3 steps 3–5). The build id is the template id.
+
+use api_types::control::{TemplateBuildLogs, TemplateBuildStarted, TemplateBuildStatus};
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+use crate::config::RuntimeKind;
+use crate::db::{template_builds, template_uploads};
+use crate::error::ApiError;
+use crate::http::extract::{ApiPath, ApiQuery, Caller, JsonBody};
+use crate::http::template_uploads::public_base;
+use crate::request_id;
+use crate::state::AppState;
+use crate::templates::Job;
+use crate::templates::spec::BuildRequest;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/templates/build", post(build))
+        .route("/v1/templates/build/{id}/status", get(status))
+        .route("/v1/templates/build/{id}/logs", get(logs))
+}
+
+async fn build(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<BuildRequest>,
+) -> Result<(StatusCode, Json<TemplateBuildStarted>), ApiError> {
+    if state.settings.runtime.kind != RuntimeKind::Docker {
+        return Err(ApiError::RuntimeUnavailable);
+    }
+    let update = req.update;
+    let (spec, credentials) = req.check().map_err(ApiError::InvalidRequest)?;
+    let org = caller.organization_id;
+    let hashes: Vec<String> = spec.files_hashes().into_iter().map(str::to_owned).collect();
+    let uploaded = template_uploads::use_uploaded(&state.pool, org, &hashes).await?;
+    if let Some(missing) = hashes.iter().find(|h| !uploaded.contains(h)) {
+        return Err(ApiError::InvalidRequest(format!(
+            "the files of COPY (files_hash {missing}) were never uploaded: \
+             POST /v1/templates/files/upload-link, then PUT the archive"
+        )));
+    }
+    let admission = state.builds.admit()?;
+    let mut tx = state.pool.begin().await?;
+    let taken = || ApiError::TemplateNameTaken(spec.name.clone());
+    let template_id = match template_builds::same_name(&mut tx, org, &spec.name).await? {
+        None => template_builds::insert_template(&mut tx, org, &spec)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => taken(),
+                _ => e.into(),
+            })?,
+        Some(t) if t.organization_id != Some(org) => return Err(taken()),
+        Some(t) if t.building => {
+            return Err(ApiError::InvalidTransition(format!(
+                "a build of template {:?} is already running",
+                spec.name
+            )));
+        }
+        Some(t) if !update && t.status != "failed" => return Err(taken()),
+        Some(t) => {
+            template_builds::rebuild_template(&mut tx, t.id, &spec).await?;
+            t.id
+        }
+    };
+    let record = template_builds::start(&mut tx, template_id).await?;
+    tx.commit().await?;
+    let uploads = hashes
+        .into_iter()
+        .map(|h| {
+            let path = state.builds.uploads.path(org, &h);
+            (h, path)
+        })
+        .collect();
+    let job = Job {
+        template_id,
+        spec,
+        credentials,
+        uploads,
+    };
+    state.builds.spawn(state.pool.clone(), job, admission);
+    let id = template_id.to_string();
+    Ok((
+        StatusCode::CREATED,
+        Json(TemplateBuildStarted {
+            logs_url: format!(
+                "{}/v1/templates/build/{id}/logs",
+                public_base(&state, &headers)
+            ),
+            build_id: id.clone(),
+            template_id: id,
+            status: record.status,
+            request_id: request_id::current(),
+        }),
+    ))
+}
+
+/// A build id in a path (the template id).
+fn build_id(id: &str) -> Result<i64, ApiError> {
+    id.parse::<i64>()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| ApiError::TemplateNotFound(id.chars().take(64).collect()))
+}
+
+async fn status(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<TemplateBuildStatus>, ApiError> {
+    let n = build_id(&id)?;
+    template_builds::fail_abandoned(&state.pool).await?;
+    let b = template_builds::find(&state.pool, caller.organization_id, n)
+        .await?
+        .ok_or_else(|| ApiError::TemplateNotFound(id.clone()))?;
+    Ok(Json(TemplateBuildStatus {
+        build_id: id.clone(),
+        template_id: id,
+        status: b.status,
+        progress: b.progress,
+        current_step: b.current_step,
+        started_at: b.started_at,
+        completed_at: b.completed_at,
+        error_message: b.error_message,
+        build_duration_ms: b
+            .completed_at
+            .map(|end| (end - b.started_at).num_milliseconds()),
+        request_id: request_id::current(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+struct LogsQuery {
+    offset: Option<i64>,
+}
+
+async fn logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<LogsQuery>,
+) -> Result<Json<TemplateBuildLogs>, ApiError> {
+    let n = build_id(&id)?;
+    template_builds::fail_abandoned(&state.pool).await?;
+    let offset = q.offset.unwrap_or(0).max(0);
+    let slice = template_builds::logs_from(&state.pool, caller.organization_id, n, offset)
+        .await?
+        .ok_or_else(|| ApiError::TemplateNotFound(id.clone()))?;
+    Ok(Json(TemplateBuildLogs {
+        logs: slice.logs,
+        offset: slice.length.max(offset),
+        complete: matches!(slice.status.as_str(), "active" | "failed"),
+        status: slice.status,
+        request_id: request_id::current(),
+    }))
+}

@@ -1,0 +1,2 @@
+DROP TABLE template_uploads;
+DROP TABLE template_builds;
