@@ -1,5 +1,7 @@
 //! Agent settings, read once at start from `WARREN_AGENT_*` variables and argv (documented in
-//! `docs/agent.md`). The variables are removed from the environment user code sees.
+//! `docs/agent.md`). The variables are removed from the environment user code sees. Secrets may
+//! instead come from a root-only file named by `WARREN_AGENT_SECRETS_FILE`, so that they are in no
+//! process environment at all.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -7,6 +9,8 @@ use std::path::PathBuf;
 
 /// Prefix of every variable the agent reads; none of them reach user code.
 pub const ENV_PREFIX: &str = "WARREN_AGENT_";
+/// The variable naming the secrets file: `WARREN_AGENT_*=VALUE` lines, read at start.
+const SECRETS_FILE: &str = "SECRETS_FILE";
 
 /// Why the settings could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +98,9 @@ impl Config {
                 }
             }
         }
+        if let Some(path) = own.get(SECRETS_FILE).filter(|p| !p.is_empty()) {
+            own.extend(read_secrets(path.as_ref())?);
+        }
         let get = |k: &str| own.get(k).filter(|v| !v.is_empty()).cloned();
         let listen = parse_or(
             get("LISTEN"),
@@ -145,6 +152,24 @@ impl Config {
             base_env,
         })
     }
+}
+
+/// The `WARREN_AGENT_NAME=VALUE` lines of the secrets file, as `NAME` and `VALUE`.
+fn read_secrets(path: &std::path::Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: "WARREN_AGENT_SECRETS_FILE",
+        reason,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| invalid(format!("cannot read {}: {e}", path.display())))?;
+    text.lines()
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            line.split_once('=')
+                .and_then(|(k, v)| Some((k.strip_prefix(ENV_PREFIX)?.to_owned(), v.to_owned())))
+                .ok_or_else(|| invalid(format!("expected {ENV_PREFIX}NAME=VALUE lines")))
+        })
+        .collect()
 }
 
 fn parse_or<T: std::str::FromStr>(
@@ -202,6 +227,24 @@ mod tests {
         assert_eq!(c.token_key.as_deref(), Some("ab"));
         assert_eq!(c.run_as, Some((1234, 1234)));
         assert_eq!(c.start_command, ["sleep", "1"]);
+    }
+
+    #[test]
+    fn secrets_come_from_the_secrets_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets");
+        std::fs::write(
+            &path,
+            "WARREN_AGENT_TOKEN_KEY=cd\nWARREN_AGENT_SANDBOX_ID=s1\n",
+        )
+        .unwrap();
+        let file = path.display().to_string();
+        let c = Config::from_env(vars(&[("WARREN_AGENT_SECRETS_FILE", &file)]), []).unwrap();
+        assert_eq!(c.token_key.as_deref(), Some("cd"));
+        assert_eq!(c.sandbox_id.as_deref(), Some("s1"));
+        assert!(c.base_env.is_empty());
+        std::fs::write(&path, "TOKEN_KEY=cd\n").unwrap();
+        assert!(Config::from_env(vars(&[("WARREN_AGENT_SECRETS_FILE", &file)]), []).is_err());
     }
 
     #[test]

@@ -2,8 +2,6 @@
 //! `state_dir`), so that a stop and start can configure its fresh agent again: a pooled container's
 //! environment carries only the configure secret.
 
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
 use api_types::agent::ConfigureRequest;
@@ -11,6 +9,7 @@ use runtime::RuntimeError;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::failed;
+use crate::secrets::{private_dir, remove_file, write_private};
 
 /// One claim: the secret the container's agent accepts and the owner's configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,10 +27,9 @@ pub struct ClaimStore {
 impl ClaimStore {
     /// The store in `state_dir/claims`, created if missing.
     pub fn open(state_dir: &Path) -> Result<Self, RuntimeError> {
-        let dir = state_dir.join("claims");
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| failed(format!("cannot create {}: {e}", dir.display())))?;
-        Ok(Self { dir })
+        Ok(Self {
+            dir: private_dir(&state_dir.join("claims"))?,
+        })
     }
 
     fn path(&self, sandbox_id: &str) -> PathBuf {
@@ -41,14 +39,7 @@ impl ClaimStore {
     pub fn save(&self, claim: &Claim) -> Result<(), RuntimeError> {
         let path = self.path(&claim.request.sandbox_id);
         let json = serde_json::to_vec(claim).map_err(|e| RuntimeError::Failed(e.into()))?;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&path)
-            .and_then(|mut f| f.write_all(&json))
-            .map_err(|e| failed(format!("cannot write {}: {e}", path.display())))
+        write_private(&path, &json, 0o600)
     }
 
     /// The claim of `sandbox_id`, if it was claimed.
@@ -64,13 +55,7 @@ impl ClaimStore {
     }
 
     pub fn remove(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
-        let path = self.path(sandbox_id);
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(failed(format!("cannot remove {}: {e}", path.display())))
-            }
-            _ => Ok(()),
-        }
+        remove_file(&self.path(sandbox_id))
     }
 }
 

@@ -2,6 +2,7 @@
 //! the settings. Pure functions, so the hardening is visible in one place and unit-tested.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use bollard::models::{
     ContainerCreateBody, HostConfig, HostConfigLogConfig, ImageInspect, Mount, MountType,
@@ -17,6 +18,8 @@ use crate::engine::{
 
 /// Where the agent binary appears inside every sandbox.
 pub const AGENT_PATH: &str = "/.warren/agent";
+/// Where the sandbox's secrets file (root-only, read-only) appears inside its container.
+const SECRETS_PATH: &str = "/.warren/secrets";
 /// The agent's scratch directory (code files of executions): a small tmpfs, so that a sandbox whose
 /// disk is full still runs code (to clean up, for one).
 const AGENT_TMP: &str = "/.warren/tmp";
@@ -100,6 +103,20 @@ pub struct Plan<'a> {
     pub request: Request<'a>,
     pub facts: &'a ImageFacts,
     pub disk: Option<&'a SandboxDisk>,
+    /// Host path of the sandbox's secrets file, written from [`secrets`].
+    pub secrets: &'a Path,
+}
+
+/// The content of the sandbox's secrets file: what its agent must know and user code must not.
+pub fn secrets(identity: &Identity<'_>) -> String {
+    match identity {
+        Identity::Owner { token_key_hex, .. } => {
+            format!("{AGENT_ENV_PREFIX}TOKEN_KEY={token_key_hex}\n")
+        }
+        Identity::Pool { configure_secret } => {
+            format!("{AGENT_ENV_PREFIX}CONFIGURE_SECRET={configure_secret}\n")
+        }
+    }
 }
 
 /// The create body of a sandbox container.
@@ -109,26 +126,18 @@ pub fn create_body(settings: &DockerSettings, plan: &Plan<'_>) -> ContainerCreat
     let mut env = vec![
         format!("{AGENT_ENV_PREFIX}USER={uid}:{gid}"),
         format!("{AGENT_ENV_PREFIX}TMP={AGENT_TMP}"),
+        format!("{AGENT_ENV_PREFIX}SECRETS_FILE={SECRETS_PATH}"),
     ];
     let pooled = match request.identity {
-        Identity::Owner {
-            token_key_hex,
-            env_vars,
-        } => {
+        Identity::Owner { env_vars, .. } => {
             env.push(format!(
                 "{AGENT_ENV_PREFIX}SANDBOX_ID={}",
                 request.sandbox_id
             ));
-            env.push(format!("{AGENT_ENV_PREFIX}TOKEN_KEY={token_key_hex}"));
             env.extend(user_env(env_vars));
             false
         }
-        Identity::Pool { configure_secret } => {
-            env.push(format!(
-                "{AGENT_ENV_PREFIX}CONFIGURE_SECRET={configure_secret}"
-            ));
-            true
-        }
+        Identity::Pool { .. } => true,
     };
     let labels = HashMap::from([
         (LABEL_MANAGED.to_owned(), "1".to_owned()),
@@ -165,13 +174,14 @@ fn host_config(settings: &DockerSettings, plan: &Plan<'_>) -> HostConfig {
     let resources = plan.request.resources;
     let memory = i64::from(resources.memory_mb) << 20;
     let agent_bind = format!("{}:{AGENT_PATH}:ro", settings.agent_binary.display());
+    let secrets_bind = format!("{}:{SECRETS_PATH}:ro", plan.secrets.display());
     let ulimit = |name: &str, limit: i64| ResourcesUlimits {
         name: Some(name.into()),
         soft: Some(limit),
         hard: Some(limit),
     };
     HostConfig {
-        binds: Some(vec![agent_bind]),
+        binds: Some(vec![agent_bind, secrets_bind]),
         mounts: plan.disk.map(disk_mounts),
         network_mode: Some(plan.request.network.to_owned()),
         runtime: Some(settings.oci_runtime.clone()),
@@ -262,6 +272,7 @@ mod tests {
             request,
             facts,
             disk: None,
+            secrets: Path::new("/state/secrets/sbx1"),
         }
     }
 
@@ -296,6 +307,7 @@ mod tests {
             token_key_hex: "ab",
             env_vars: &vars,
         };
+        assert_eq!(secrets(&owner), "WARREN_AGENT_TOKEN_KEY=ab\n");
         let body = create_body(&DockerSettings::default(), &plan(&f, owner));
         let hc = body.host_config.as_ref().unwrap();
         assert_eq!(hc.privileged, Some(false));
@@ -308,24 +320,29 @@ mod tests {
         assert!(env.contains(&"A=1".to_owned()));
         assert!(env.contains(&"WARREN_AGENT_USER=1000:1000".to_owned()));
         assert!(!env.contains(&"WARREN_AGENT_USER=0".to_owned()));
+        assert!(!env.iter().any(|e| e.contains("TOKEN_KEY")));
         assert_eq!(body.labels.unwrap()[LABEL_POOLED], "0");
+        assert!(
+            hc.binds
+                .as_ref()
+                .unwrap()
+                .contains(&"/state/secrets/sbx1:/.warren/secrets:ro".to_owned())
+        );
     }
 
     #[test]
     fn pooled_containers_carry_only_the_configure_secret() {
         let f = facts();
-        let body = create_body(
-            &DockerSettings::default(),
-            &plan(
-                &f,
-                Identity::Pool {
-                    configure_secret: "s",
-                },
-            ),
-        );
+        let pool = Identity::Pool {
+            configure_secret: "s",
+        };
+        assert_eq!(secrets(&pool), "WARREN_AGENT_CONFIGURE_SECRET=s\n");
+        let body = create_body(&DockerSettings::default(), &plan(&f, pool));
         let env = body.env.unwrap();
-        assert!(env.contains(&"WARREN_AGENT_CONFIGURE_SECRET=s".to_owned()));
-        assert!(!env.iter().any(|e| e.contains("TOKEN_KEY")));
+        assert!(
+            !env.iter()
+                .any(|e| e.contains("SECRET=") || e.contains("TOKEN_KEY"))
+        );
         assert_eq!(body.labels.unwrap()[LABEL_POOLED], "1");
     }
 }

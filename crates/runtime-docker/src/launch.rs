@@ -46,10 +46,14 @@ impl DockerRuntime {
             }
             None => None,
         };
+        let secrets = self
+            .secrets
+            .save(sandbox_id, &container::secrets(&request.identity))?;
         let plan = Plan {
             request,
             facts: &facts,
             disk: disk.as_ref(),
+            secrets: &secrets,
         };
         let body = container::create_body(&self.settings, &plan);
         let name = container_name(sandbox_id);

@@ -9,6 +9,7 @@ mod disk;
 mod engine;
 mod launch;
 mod network;
+mod secrets;
 mod settings;
 
 use std::collections::HashMap;
@@ -31,6 +32,7 @@ use crate::engine::{
     LABEL_INSTANCE, LABEL_MANAGED, LABEL_SANDBOX_ID, check_sandbox_id, container_name, failed,
     map_err, map_transport,
 };
+use crate::secrets::SecretStore;
 
 pub use settings::{DockerSettings, NetworkSettings};
 
@@ -47,6 +49,7 @@ pub struct DockerRuntime {
     settings: DockerSettings,
     disk: Option<DiskPool>,
     claims: ClaimStore,
+    secrets: SecretStore,
     http: reqwest::Client,
 }
 
@@ -94,6 +97,7 @@ impl DockerRuntime {
             settings: settings.clone(),
             disk,
             claims: ClaimStore::open(&settings.state_dir)?,
+            secrets: SecretStore::open(&settings.state_dir)?,
             http: agent::client()?,
         })
     }
@@ -263,6 +267,7 @@ impl SandboxRuntime for DockerRuntime {
         if let Some(disk) = &self.disk {
             disk.remove(sandbox_id).await?;
         }
+        self.secrets.remove(sandbox_id)?;
         self.claims.remove(sandbox_id)
     }
 

@@ -23,7 +23,8 @@ pub struct DockerSettings {
     /// with quotas) leaves what sandboxes write unbounded, with a warning at connect.
     pub sandbox_disk_dir: Option<PathBuf>,
     /// Directory of the backend's own records (root-only): the configuration of claimed warm-pool
-    /// sandboxes, replayed when one is started again.
+    /// sandboxes, replayed when one is started again, and each sandbox's secrets file, bind-mounted
+    /// into its container (so a path the engine can see).
     pub state_dir: PathBuf,
     /// The shared network of sandboxes with internet access (created on connect if missing).
     pub network: NetworkSettings,
@@ -36,7 +37,8 @@ pub struct DockerSettings {
     pub ready_timeout_seconds: u64,
     /// Seconds any single engine call may take before the engine counts as unavailable.
     pub engine_timeout_seconds: u64,
-    /// OCI runtime of sandboxes (`runc`; `runsc-nonet`/`runsc-hostnet` where configured in the engine).
+    /// OCI runtime of sandboxes: `runc`, or `runsc-hostnet` (gVisor on the container's own network
+    /// namespace) where configured in the engine. Not `runsc-nonet`: its agent is unreachable.
     pub oci_runtime: String,
     /// Most processes (and threads) a sandbox may have at once.
     pub pids_limit: i64,

@@ -7,6 +7,7 @@ use nix::sys::signal::Signal;
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::spawn::{Spawned, signal_group};
 
@@ -55,8 +56,8 @@ pub async fn supervise(
         exit,
         ..
     } = child;
-    let mut out = tokio::spawn(read_capped(stdout, limit, tap.clone(), Chunk::Stdout));
-    let mut err = tokio::spawn(read_capped(stderr, limit, tap, Chunk::Stderr));
+    let out = tokio::spawn(read_capped(stdout, limit, tap.clone(), Chunk::Stdout));
+    let err = tokio::spawn(read_capped(stderr, limit, tap, Chunk::Stderr));
     let mut timed_out = false;
     let mut exit = exit;
     let exit_code = tokio::select! {
@@ -67,15 +68,10 @@ pub async fn supervise(
             exit.await.unwrap_or(-1)
         }
     };
-    let both = async { ((&mut out).await, (&mut err).await) };
-    let (o, e) = match tokio::time::timeout(DRAIN_GRACE, both).await {
-        Ok((o, e)) => (o.unwrap_or_default(), e.unwrap_or_default()),
-        Err(_) => {
-            out.abort();
-            err.abort();
-            (out.await.unwrap_or_default(), err.await.unwrap_or_default())
-        }
-    };
+    // Orphans (`cmd &`) may hold the pipes open after the child exits: drain for a grace period only.
+    let deadline = tokio::time::Instant::now() + DRAIN_GRACE;
+    let o = drain(out, deadline).await;
+    let e = drain(err, deadline).await;
     Outcome {
         truncated: o.1 || e.1,
         stdout: String::from_utf8_lossy(&o.0).into_owned(),
@@ -83,6 +79,20 @@ pub async fn supervise(
         exit_code,
         timed_out,
         elapsed: start.elapsed().as_secs_f64(),
+    }
+}
+
+/// The reader's result if it ends by `deadline`; else it is stopped and what it read is lost.
+async fn drain(
+    mut reader: JoinHandle<(Vec<u8>, bool)>,
+    deadline: tokio::time::Instant,
+) -> (Vec<u8>, bool) {
+    match tokio::time::timeout_at(deadline, &mut reader).await {
+        Ok(read) => read.unwrap_or_default(),
+        Err(_) => {
+            reader.abort();
+            reader.await.unwrap_or_default()
+        }
     }
 }
 

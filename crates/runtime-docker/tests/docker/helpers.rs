@@ -20,9 +20,18 @@ pub const PYTHON_IMAGE: &str = "warren/template-python:latest";
 /// Connects with the settings every real-engine test uses (`test_support::docker`: the static
 /// agent from `WARREN_AGENT_STATIC_BIN` or a cached static debug build).
 pub async fn runtime() -> DockerRuntime {
+    runtime_with(&DockerSettings::default().oci_runtime).await
+}
+
+/// The gVisor runtime that uses the container's own network namespace.
+pub const GVISOR: &str = "runsc-hostnet";
+
+/// [`runtime`] with sandboxes under the OCI runtime `oci_runtime`.
+pub async fn runtime_with(oci_runtime: &str) -> DockerRuntime {
     let settings = DockerSettings {
         // Apart from the control plane's tests, whose reconciler removes containers it has no row for.
         instance: "runtime-docker-tests".into(),
+        oci_runtime: oci_runtime.into(),
         ..test_support::docker::docker_settings()
     };
     DockerRuntime::connect(&settings)
@@ -94,6 +103,21 @@ pub fn container_exists(sandbox_id: &str) -> bool {
         .expect("run docker")
         .status
         .success()
+}
+
+/// The environment the container of `sandbox_id` was created with.
+pub fn container_env(sandbox_id: &str) -> String {
+    let out = Command::new("docker")
+        .args([
+            "inspect",
+            "--format",
+            "{{json .Config.Env}}",
+            &format!("warren-{sandbox_id}"),
+        ])
+        .output()
+        .expect("run docker");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).expect("utf-8")
 }
 
 /// An agent client for tests (no proxy).

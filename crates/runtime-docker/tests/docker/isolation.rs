@@ -15,7 +15,16 @@ const METADATA: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(169, 254, 
 
 #[tokio::test]
 async fn sandboxes_reach_neither_each_other_nor_the_host_nor_metadata() {
-    let rt = runtime().await;
+    isolation_holds(runtime().await).await;
+}
+
+/// gVisor's `runsc-hostnet` uses the container's own network namespace, on the same bridges.
+#[tokio::test]
+async fn gvisor_sandboxes_are_isolated_alike() {
+    isolation_holds(runtime_with(GVISOR).await).await;
+}
+
+async fn isolation_holds(rt: runtime_docker::DockerRuntime) {
     let (a, key_a, _ca) = spec(BASE_IMAGE);
     let (b, _key_b, _cb) = spec(BASE_IMAGE);
     let (mut c, key_c, _cc) = spec(BASE_IMAGE);

@@ -32,9 +32,14 @@ async fn create_pause_resume_stop_start_destroy() {
     // User code: the owner's environment, uid 1000, no access to the agent's secrets.
     let out = bash(sbx.agent_addr, &id, &key, "echo $GREETING; id -u; id -g").await;
     assert_eq!(out, "hello\n1000\n1000\n");
-    let secrets = run(sbx.agent_addr, &id, &key, "bash", "cat /proc/1/environ").await;
-    assert!(!secrets.success, "{secrets:?}");
-    assert!(!secrets.stdout.contains("TOKEN_KEY"));
+    // The token key is in no environment, only in the root-only secrets file.
+    assert!(!container_env(&id).contains("TOKEN_KEY"));
+    let key_hex = key.to_hex();
+    for file in ["/proc/1/environ", "/.warren/secrets"] {
+        let read = run(sbx.agent_addr, &id, &key, "bash", &format!("cat {file}")).await;
+        assert!(!read.success, "{file}: {read:?}");
+        assert!(!read.stdout.contains(&key_hex), "{file}: {read:?}");
+    }
     // The image's home content is kept on the bounded disk.
     bash(
         sbx.agent_addr,

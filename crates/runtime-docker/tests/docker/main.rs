@@ -6,6 +6,7 @@
 mod agent_sdk;
 mod bench;
 mod destructive;
+mod gvisor;
 mod helpers;
 mod isolation;
 mod lifecycle;

@@ -1,0 +1,32 @@
+//! Sandboxes under gVisor (`oci_runtime = "runsc-hostnet"`, a runtime `scripts/docker-engine.sh`
+//! configures in the engine): the agent runs Python and bash, user code is uid 1000, and the
+//! agent's secrets stay out of its reach even though gVisor lets it read `/proc/1/environ`.
+
+use runtime::SandboxRuntime as _;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_gvisor_sandbox_runs_code_and_keeps_its_secrets() {
+    let rt = runtime_with(GVISOR).await;
+    let (spec, key, _cleanup) = spec(PYTHON_IMAGE);
+    let id = spec.sandbox_id.clone();
+    let sbx = rt.create(&spec).await.unwrap();
+    let out = bash(sbx.agent_addr, &id, &key, "id -u; dmesg | head -1").await;
+    assert_eq!(out, "1000\n[    0.000000] Starting gVisor...\n");
+    let set = run(sbx.agent_addr, &id, &key, "python", "x = 41").await;
+    assert!(set.success, "{set:?}");
+    let get = run(sbx.agent_addr, &id, &key, "python", "print(x + 1)").await;
+    assert_eq!(get.stdout, "42\n", "{get:?}");
+
+    let environ = run(sbx.agent_addr, &id, &key, "bash", "cat /proc/1/environ").await;
+    assert!(
+        environ.stdout.contains("WARREN_AGENT_SECRETS_FILE"),
+        "{environ:?}"
+    );
+    assert!(!environ.stdout.contains(&key.to_hex()), "{environ:?}");
+    let file = run(sbx.agent_addr, &id, &key, "bash", "cat /.warren/secrets").await;
+    assert!(!file.success, "{file:?}");
+    assert!(file.stdout.is_empty(), "{file:?}");
+    rt.destroy(&id).await.unwrap();
+}
