@@ -64,9 +64,29 @@ impl DiskPool {
             return Ok(None);
         }
         btrfs(&["quota", "enable"], &[root]).await?;
-        Ok(Some(Self {
+        let pool = Self {
             root: root.to_owned(),
-        }))
+        };
+        pool.keep_limits_enforced().await?;
+        Ok(Some(pool))
+    }
+
+    /// btrfs stops enforcing qgroup limits while its accounting is marked inconsistent (seen here
+    /// after hundreds of concurrent subvolume deletes: a disk filler then wrote past its limit). A
+    /// rescan restores the accounting, and the limits with it; it takes milliseconds on this pool.
+    async fn keep_limits_enforced(&self) -> Result<(), RuntimeError> {
+        let out = Command::new("btrfs")
+            .args(["qgroup", "show"])
+            .arg(&self.root)
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|e| failed(format!("cannot run btrfs: {e}")))?;
+        if String::from_utf8_lossy(&out.stderr).contains("inconsistent") {
+            tracing::warn!("btrfs quota accounting inconsistent: rescanning so limits hold");
+            btrfs(&["quota", "rescan", "-w"], &[&self.root]).await?;
+        }
+        Ok(())
     }
 
     fn dir(&self, sandbox_id: &str) -> PathBuf {
@@ -121,7 +141,7 @@ impl DiskPool {
         if let Err(e) = btrfs(&["qgroup", "destroy", &qgroup], &[&self.root]).await {
             tracing::warn!(sandbox.id = sandbox_id, error = %e, "qgroup not destroyed");
         }
-        Ok(())
+        self.keep_limits_enforced().await
     }
 }
 
