@@ -100,6 +100,11 @@ impl Application {
             stop_rx,
         ));
         tokio::spawn(supervisor::run_ready_check(state.clone()));
+        if state.config.configure_secret.is_some() {
+            // A warm-pool agent: its owner is waiting for a sandbox that is ready at once.
+            let warming = state.clone();
+            tokio::spawn(async move { warming.warm_kernel().await });
+        }
         tracing::info!(addr = %listener.local_addr()?, "warren-agent listening");
 
         let app = http::router(state.clone());

@@ -167,6 +167,20 @@ impl AppInner {
         Ok((pid, outcome))
     }
 
+    /// Starts the Python kernel ahead of the first request. A warm-pool agent does (see `lib.rs`), so
+    /// its owner's first `run_code` does not wait for the interpreter; other agents start it lazily.
+    pub async fn warm_kernel(&self) {
+        let cwd = self.config.workspace.clone();
+        let env = self.env.child_env(&self.config.base_env, None, &cwd);
+        if let Err(e) = self
+            .kernel
+            .prestart(&env, &cwd.display().to_string())
+            .await
+        {
+            tracing::debug!(error = %e, "no python kernel to warm");
+        }
+    }
+
     /// `POST /execute`: Python on the stateful kernel, everything else as a fresh process.
     pub async fn execute_sync(&self, req: &ExecuteRequest) -> ApiResult<ExecuteResponse> {
         let lang = Language::parse(&req.language)?;

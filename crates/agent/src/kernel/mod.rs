@@ -118,6 +118,16 @@ impl Kernel {
         })
     }
 
+    /// Starts the kernel now unless it runs already; each request brings its own environment and
+    /// working directory, so these only matter to the interpreter's start.
+    pub async fn prestart(&self, env: &BTreeMap<String, String>, cwd: &str) -> std::io::Result<()> {
+        let mut guard = self.proc.lock().await;
+        if guard.is_none() {
+            *guard = Some(self.start(env, cwd)?);
+        }
+        Ok(())
+    }
+
     /// Runs `req`, starting the kernel first if needed. Errors only when the kernel cannot start.
     pub async fn execute(
         &self,
