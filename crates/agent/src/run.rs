@@ -172,11 +172,7 @@ impl AppInner {
     pub async fn warm_kernel(&self) {
         let cwd = self.config.workspace.clone();
         let env = self.env.child_env(&self.config.base_env, None, &cwd);
-        if let Err(e) = self
-            .kernel
-            .prestart(&env, &cwd.display().to_string())
-            .await
-        {
+        if let Err(e) = self.kernel.prestart(&env, &cwd.display().to_string()).await {
             tracing::debug!(error = %e, "no python kernel to warm");
         }
     }
