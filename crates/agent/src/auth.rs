@@ -98,9 +98,8 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)?
         .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+        .ok()
+        .and_then(sandbox_token::from_authorization)
 }
 
 /// Route layer: refuses requests without a valid token.

@@ -121,6 +121,11 @@ impl TokenKey {
     }
 }
 
+/// The token of an `Authorization` header value, `Bearer <token>`, as agents and the router take it.
+pub fn from_authorization(value: &str) -> Option<&str> {
+    value.strip_prefix("Bearer ").map(str::trim)
+}
+
 /// Reads the claims of a token without checking its signature (to find which key to verify it with).
 pub fn parse(token: &str) -> Result<Claims, TokenError> {
     let mut parts = token.split('.');
@@ -155,6 +160,13 @@ mod tests {
         let claims = key.verify(&token, "abc123", 1_000).unwrap();
         assert_eq!(claims.expires_at, 2_000);
         assert_eq!(claims.sandbox_id, "abc123");
+    }
+
+    #[test]
+    fn bearer_header_values() {
+        assert_eq!(from_authorization("Bearer wst1.a.1.x "), Some("wst1.a.1.x"));
+        assert_eq!(from_authorization("Basic abc"), None);
+        assert_eq!(from_authorization("bearer abc"), None);
     }
 
     #[test]

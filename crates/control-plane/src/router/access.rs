@@ -49,9 +49,8 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)?
         .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+        .ok()
+        .and_then(sandbox_token::from_authorization)
 }
 
 fn query_token(uri: &Uri) -> Option<&str> {
