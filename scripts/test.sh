@@ -6,18 +6,21 @@
 # Needs: the Rust toolchain with cargo-nextest, PostgreSQL server binaries (initdb/pg_ctl) on PATH, python3,
 # and a Docker engine: scripts/docker-engine.sh uses a running one or installs and starts one (as root), then
 # the base image and the template images are built locally when missing (no registry needed).
+# Last, scripts/compose-test.sh runs docker-compose.yml end to end (Compose v1 `docker-compose`).
 # Usage: scripts/test.sh            (everything)
 #        scripts/test.sh --rust     (Rust suites only)
 #        scripts/test.sh --python   (Python suites only)
+#        scripts/test.sh --compose  (the Compose stack only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_rust=1 want_python=1
+want_rust=1 want_python=1 want_compose=1
 case "${1:-}" in
-  --rust) want_python=0 ;;
-  --python) want_rust=0 ;;
+  --rust) want_python=0 want_compose=0 ;;
+  --python) want_rust=0 want_compose=0 ;;
+  --compose) want_rust=0 want_python=0 ;;
   "") ;;
-  *) echo "usage: $0 [--rust|--python]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--rust|--python|--compose]" >&2; exit 2 ;;
 esac
 
 venv=.venv
@@ -50,4 +53,8 @@ if [ "$want_python" = 1 ]; then
   # tests/control_sdk is driven by the Rust test `sdk::official_python_sdk`, which starts the server.
   WARREN_AGENT_BIN="${WARREN_AGENT_BIN:-$PWD/target/debug/warren-agent}" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/agent_sdk
+fi
+
+if [ "$want_compose" = 1 ]; then
+  scripts/compose-test.sh
 fi

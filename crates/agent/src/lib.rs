@@ -100,11 +100,10 @@ impl Application {
             stop_rx,
         ));
         tokio::spawn(supervisor::run_ready_check(state.clone()));
-        if state.config.configure_secret.is_some() {
-            // A warm-pool agent: its owner is waiting for a sandbox that is ready at once.
-            let warming = state.clone();
-            tokio::spawn(async move { warming.warm_kernel().await });
-        }
+        // Whoever creates a sandbox is about to run code in it: start the Python kernel now, beside
+        // the start command, rather than on the first `run_code` (docs/agent.md, "Execution").
+        let warming = state.clone();
+        tokio::spawn(async move { warming.warm_kernel().await });
         tracing::info!(addr = %listener.local_addr()?, "warren-agent listening");
 
         let app = http::router(state.clone());

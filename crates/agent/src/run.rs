@@ -167,8 +167,8 @@ impl AppInner {
         Ok((pid, outcome))
     }
 
-    /// Starts the Python kernel ahead of the first request. A warm-pool agent does (see `lib.rs`), so
-    /// its owner's first `run_code` does not wait for the interpreter; other agents start it lazily.
+    /// Starts the Python kernel ahead of the first request (every agent does at start, see `lib.rs`),
+    /// so the first `run_code` does not wait for the interpreter. Images without Python skip it.
     pub async fn warm_kernel(&self) {
         let cwd = self.config.workspace.clone();
         let env = self.env.child_env(&self.config.base_env, None, &cwd);

@@ -144,6 +144,8 @@ pub struct Template {
     pub language: Option<String>,
     pub status: String,
     pub default_resources: TemplateResources,
+    /// Warren's own: `container` or `gvisor`, how sandboxes of the template are isolated.
+    pub isolation: String,
     pub features: Vec<String>,
     pub tags: Vec<String>,
     pub is_active: bool,

@@ -55,8 +55,8 @@ pub struct Options {
     #[arg(long, default_value_t = 100)]
     pub docker_calls: usize,
     /// Seconds of load per side of a throughput case (scenarios 4 and 5).
-    #[arg(long, default_value_t = 5)]
-    pub seconds: u64,
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
     /// Concurrent connections of the load generator.
     #[arg(long, default_value_t = 50)]
     pub connections: usize,
@@ -78,6 +78,29 @@ pub struct Options {
     /// JSON output.
     #[arg(long, default_value = "target/bench/results.json")]
     pub json: PathBuf,
+    /// A smoke run, so the bench never rots (the test suite runs it): every scenario with a few
+    /// iterations and small counts, overriding the ones above, and no Markdown written.
+    #[arg(long)]
+    pub smoke: bool,
+}
+
+impl Options {
+    /// The counts of a smoke run: 3 of everything, 0.3 s of load, a 2 MB file.
+    fn smoke(self) -> Self {
+        Self {
+            n: 3,
+            warm_pace_ms: 500,
+            concurrent: 3,
+            calls: 20,
+            docker_calls: 3,
+            seconds: 0.3,
+            file_mb: 2,
+            density: 3,
+            pause_rounds: 2,
+            markdown: PathBuf::new(),
+            ..self
+        }
+    }
 }
 
 /// What every scenario gets.
@@ -89,11 +112,12 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     fn load_time(&self) -> Duration {
-        Duration::from_secs(self.opts.seconds)
+        Duration::from_secs_f64(self.opts.seconds)
     }
 }
 
 pub async fn run(opts: Options) -> anyhow::Result<()> {
+    let opts = if opts.smoke { opts.smoke() } else { opts };
     let warren = Warren::new(&opts.url, &opts.api_key, &opts.domain)?;
     let ctx = Ctx {
         docker: docker::connect()?,

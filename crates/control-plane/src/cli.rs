@@ -6,8 +6,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::config::Settings;
-use crate::startup::{Application, runtime_from_settings};
-use crate::{admin, db, telemetry};
+use crate::{admin, db, embedded, serve, telemetry};
 
 /// Warren: a self-hostable sandbox platform speaking the Hopx API.
 #[derive(Debug, Parser)]
@@ -17,16 +16,21 @@ pub struct Cli {
     /// override it.
     #[arg(long, global = true, env = "WARREN_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Default: `serve`.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the control-plane API.
+    /// Serve the control-plane API (the default). With no database.url configured: the embedded
+    /// mode, see docs/operations.md.
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Build the built-in template images (warren/template-*:latest) the Docker engine lacks, from the
+    /// Dockerfiles embedded in this binary, then exit.
+    Images,
     /// Manage organizations.
     #[command(subcommand)]
     Org(OrgCommand),
@@ -75,17 +79,18 @@ pub enum KeyCommand {
 
 /// Entry point of the binary.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let settings = Settings::load(cli.config.as_deref())?;
+    let mut settings = Settings::load(cli.config.as_deref())?;
     telemetry::init(&settings.log);
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Every command but `images` needs the database: in the embedded mode, its cluster.
+    let embedded = match command {
+        Command::Images => None,
+        _ => embedded::open(&mut settings, matches!(command, Command::Serve)).await?,
+    };
     let pool = || db::pool(&settings.database).context("invalid database settings");
-    match cli.command {
-        Command::Serve => {
-            let runtime = runtime_from_settings(&settings).await?;
-            Application::build(settings, runtime)
-                .await?
-                .run_until_stopped()
-                .await?;
-        }
+    match command {
+        Command::Serve => serve::run(settings, embedded.is_some()).await?,
+        Command::Images => serve::ensure_images(&settings).await?,
         Command::Migrate => {
             db::MIGRATOR
                 .run(&pool()?)

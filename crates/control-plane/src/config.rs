@@ -29,6 +29,8 @@ pub struct Settings {
     pub reconcile: ReconcileSettings,
     pub templates: TemplateSettings,
     pub log: LogSettings,
+    pub embedded: EmbeddedSettings,
+    pub bootstrap: BootstrapSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -55,7 +57,8 @@ impl Default for ServerSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
-    /// A libpq-style URL, e.g. `postgres://user:password@host:5432/warren`.
+    /// A libpq-style URL, e.g. `postgres://user:password@host:5432/warren`. Empty (the default): the
+    /// embedded mode, a private Postgres in `embedded.data_dir` (`docs/operations.md`).
     pub url: SecretString,
     /// Size of the connection pool.
     pub max_connections: u32,
@@ -66,7 +69,7 @@ pub struct DatabaseSettings {
 impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
-            url: SecretString::from("postgres://postgres@127.0.0.1:5432/warren"),
+            url: SecretString::default(),
             max_connections: 20,
             acquire_timeout_seconds: 5,
         }
@@ -74,6 +77,12 @@ impl Default for DatabaseSettings {
 }
 
 impl DatabaseSettings {
+    /// No URL is configured: Warren runs its own Postgres (see [`EmbeddedSettings`]).
+    pub fn is_embedded(&self) -> bool {
+        use secrecy::ExposeSecret as _;
+        self.url.expose_secret().is_empty()
+    }
+
     pub fn connect_options(&self) -> Result<PgConnectOptions, sqlx::Error> {
         use secrecy::ExposeSecret as _;
         self.url.expose_secret().parse()
@@ -90,6 +99,14 @@ pub struct LimitSettings {
     pub rate_window_seconds: u32,
     /// Sandboxes an organization may hold at once (creating, running, paused or stopped).
     pub max_live_sandboxes: u32,
+    /// How long, in milliseconds, a replica keeps a checked API key and the rate-limit tokens it
+    /// leased for it before asking Postgres again (a revocation reaches every replica at once through
+    /// `NOTIFY`; this bounds it if a notification is lost). 0 turns the cache off.
+    pub auth_cache_ms: u32,
+    /// The most tokens a replica leases at once for one key, as a fraction of the limit (at least 1
+    /// token). Unspent tokens go back to the bucket; the budget shared by N replicas can be
+    /// under-spent by at most N × this fraction, never exceeded.
+    pub rate_lease_fraction: f64,
 }
 
 impl Default for LimitSettings {
@@ -98,6 +115,8 @@ impl Default for LimitSettings {
             rate_limit: 600,
             rate_window_seconds: 60,
             max_live_sandboxes: 100,
+            auth_cache_ms: 1000,
+            rate_lease_fraction: 0.01,
         }
     }
 }
@@ -260,6 +279,9 @@ pub struct TemplateSettings {
     /// Base URL of this server as clients reach it, for upload URLs (e.g. `https://warren.example`);
     /// default: the scheme of `router.scheme` and the request's `Host`.
     pub public_url: Option<String>,
+    /// At `serve`, build each built-in template image (`warren/template-*:latest`) the engine lacks,
+    /// from the Dockerfiles embedded in the binary, before serving (`warren images` does it alone).
+    pub ensure_builtin_images: bool,
 }
 
 impl Default for TemplateSettings {
@@ -272,6 +294,7 @@ impl Default for TemplateSettings {
             max_queued_builds: 16,
             build_timeout_seconds: 1800,
             public_url: None,
+            ensure_builtin_images: false,
         }
     }
 }
@@ -294,6 +317,62 @@ impl Default for LogSettings {
     }
 }
 
+/// The embedded mode, when `database.url` is empty: a private Postgres cluster run from the locally
+/// installed server binaries, and these defaults under the file and the environment:
+/// `runtime.kind = "docker"`, `templates.ensure_builtin_images = true`, `bootstrap.organization =
+/// "dev"`, and `templates.upload_dir` and `docker.state_dir` under `data_dir`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddedSettings {
+    /// Where the embedded mode keeps its data (Postgres in `postgres/`); default `/var/lib/warren` as
+    /// root, else `$XDG_DATA_HOME/warren` (`~/.local/share/warren`).
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+impl EmbeddedSettings {
+    pub fn data_dir(&self) -> Result<std::path::PathBuf, ConfigError> {
+        match &self.data_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => default_data_dir(
+                nix::unistd::Uid::effective().is_root(),
+                std::env::var_os("XDG_DATA_HOME"),
+                std::env::var_os("HOME"),
+            )
+            .ok_or(ConfigError::Invalid(
+                "embedded.data_dir is not set, and neither is XDG_DATA_HOME or HOME",
+            )),
+        }
+    }
+}
+
+fn default_data_dir(
+    root: bool,
+    xdg_data_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Option<std::path::PathBuf> {
+    let absolute =
+        |v: Option<std::ffi::OsString>| v.map(std::path::PathBuf::from).filter(|p| p.is_absolute());
+    if root {
+        Some("/var/lib/warren".into())
+    } else if let Some(xdg) = absolute(xdg_data_home) {
+        Some(xdg.join("warren"))
+    } else {
+        absolute(home).map(|h| h.join(".local/share/warren"))
+    }
+}
+
+/// First-start bootstrap, at `serve`: see `crate::bootstrap`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BootstrapSettings {
+    /// An organization to create, with an API key, when it does not exist (default: none; `dev` in the
+    /// embedded mode).
+    pub organization: Option<String>,
+    /// That key (`wrn_<16 hex>_<64 hex>`, stored hashed only), e.g. from `WARREN_BOOTSTRAP__API_KEY`;
+    /// default: a new key, printed once.
+    pub api_key: Option<SecretString>,
+}
+
 /// Why settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -304,9 +383,16 @@ pub enum ConfigError {
 }
 
 impl Settings {
-    /// Defaults, then `file` (if any), then the environment.
+    /// Defaults, then `file` (if any), then the environment; in the embedded mode (no
+    /// `database.url`) the embedded defaults ([`EmbeddedSettings`]) come between the defaults and
+    /// the file.
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::from_figment(Self::figment(file))
+        let settings = Self::from_figment(Self::figment(file))?;
+        if !settings.database.is_embedded() {
+            return Ok(settings);
+        }
+        let data_dir = settings.embedded.data_dir()?;
+        Self::from_figment(embedded_defaults(&data_dir).merge(Self::figment(file)))
     }
 
     /// The layered sources, for callers that add their own.
@@ -330,9 +416,32 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(key) = &self.bootstrap.api_key {
+            use secrecy::ExposeSecret as _;
+            if crate::keys::parse(key.expose_secret()).is_none() {
+                return Err(ConfigError::Invalid(
+                    "bootstrap.api_key must be a Warren API key: wrn_<16 hex digits>_<64 hex digits>",
+                ));
+            }
+            if self.bootstrap.organization.is_none() {
+                return Err(ConfigError::Invalid(
+                    "bootstrap.api_key needs bootstrap.organization",
+                ));
+            }
+        }
+        if self.bootstrap.organization.as_deref() == Some("") {
+            return Err(ConfigError::Invalid(
+                "bootstrap.organization must not be empty",
+            ));
+        }
         let s = &self.sandboxes;
         if self.limits.rate_limit == 0 || self.limits.rate_window_seconds == 0 {
             return Err(ConfigError::Invalid("limits.rate_* must be positive"));
+        }
+        if !(0.0..=1.0).contains(&self.limits.rate_lease_fraction) {
+            return Err(ConfigError::Invalid(
+                "limits.rate_lease_fraction must be between 0 and 1",
+            ));
         }
         if s.default_timeout_seconds == 0 || s.default_timeout_seconds > s.max_timeout_seconds {
             return Err(ConfigError::Invalid(
@@ -385,6 +494,24 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// What the embedded mode changes from the compiled-in defaults.
+fn embedded_defaults(data_dir: &Path) -> Figment {
+    use figment::providers::Serialized;
+    Figment::new()
+        .merge(Serialized::default("runtime.kind", "docker"))
+        .merge(Serialized::default("templates.ensure_builtin_images", true))
+        .merge(Serialized::default("bootstrap.organization", "dev"))
+        .merge(Serialized::default(
+            "templates.upload_dir",
+            data_dir.join("template-uploads"),
+        ))
+        .merge(Serialized::default(
+            "docker.state_dir",
+            data_dir.join("runtime"),
+        ))
+        .merge(Serialized::default("embedded.data_dir", data_dir))
 }
 
 #[cfg(test)]
@@ -455,6 +582,69 @@ mod tests {
             assert_eq!(s.pool.templates.get("base"), Some(&1));
             assert_eq!((s.capacity.vcpu, s.capacity.memory_mb), (Some(6), None));
             assert_eq!(s.runtime.kind, RuntimeKind::Docker);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_data_dir_is_var_lib_as_root_else_xdg_data_home_else_under_home() {
+        let os = |s: &str| Some(std::ffi::OsString::from(s));
+        let dir =
+            |root, xdg, home| default_data_dir(root, xdg, home).map(|p| p.display().to_string());
+        assert_eq!(
+            dir(true, os("/x"), os("/h")).as_deref(),
+            Some("/var/lib/warren")
+        );
+        assert_eq!(dir(false, os("/x"), os("/h")).as_deref(), Some("/x/warren"));
+        assert_eq!(
+            dir(false, os("relative"), os("/h")).as_deref(),
+            Some("/h/.local/share/warren"),
+            "a relative XDG_DATA_HOME is ignored, as the spec says"
+        );
+        assert_eq!(dir(false, None, None), None);
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail's closure returns figment::Error"
+    )]
+    fn no_database_url_is_the_embedded_mode_with_its_defaults_under_file_and_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("WARREN_EMBEDDED__DATA_DIR", "/d");
+            jail.set_env("WARREN_BOOTSTRAP__ORGANIZATION", "mine");
+            let s = Settings::load(None).expect("loads");
+            assert!(s.database.is_embedded());
+            assert_eq!(s.runtime.kind, RuntimeKind::Docker);
+            assert!(s.templates.ensure_builtin_images);
+            assert_eq!(s.bootstrap.organization.as_deref(), Some("mine"));
+            assert_eq!(s.docker.state_dir, Path::new("/d/runtime"));
+            assert_eq!(s.templates.upload_dir, Path::new("/d/template-uploads"));
+
+            jail.set_env("WARREN_DATABASE__URL", "postgres://db/warren");
+            let s = Settings::load(None).expect("loads");
+            assert!(!s.database.is_embedded());
+            assert_eq!(s.runtime.kind, RuntimeKind::None);
+            assert!(!s.templates.ensure_builtin_images);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[expect(
+        clippy::result_large_err,
+        reason = "figment::Jail's closure returns figment::Error"
+    )]
+    fn the_bootstrap_key_must_be_a_well_formed_key_for_a_named_organization() {
+        figment::Jail::expect_with(|jail| {
+            let key = crate::keys::generate().full;
+            jail.set_env("WARREN_DATABASE__URL", "postgres://db/warren");
+            jail.set_env("WARREN_BOOTSTRAP__API_KEY", &key);
+            assert!(Settings::load(None).is_err(), "no organization");
+            jail.set_env("WARREN_BOOTSTRAP__ORGANIZATION", "acme");
+            assert!(Settings::load(None).is_ok());
+            jail.set_env("WARREN_BOOTSTRAP__API_KEY", &key[..key.len() - 1]);
+            assert!(Settings::load(None).is_err(), "malformed");
             Ok(())
         });
     }

@@ -9,16 +9,21 @@
 
 pub mod admin;
 pub mod app;
+pub mod auth_cache;
+pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod cursor;
 pub mod db;
+pub mod embedded;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod images;
 pub mod keys;
 pub mod request_id;
 pub mod router;
+pub mod serve;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

@@ -16,6 +16,7 @@ use crate::app::leader;
 use crate::app::pool::PoolRefill;
 use crate::app::reaper::Reaper;
 use crate::app::reconcile::Reconciler;
+use crate::auth_cache::AuthCache;
 use crate::config::{RuntimeKind, Settings};
 use crate::db;
 use crate::router::routes::Routes;
@@ -75,6 +76,7 @@ impl Application {
             runtime,
             capacity: Capacity::from_settings(&settings.capacity),
             builds: crate::templates::Builds::new(&settings),
+            auth_cache: Arc::new(AuthCache::new(pool_for_routes.clone(), &settings.limits)),
             settings,
             listen_port,
             in_flight: Default::default(),
@@ -123,6 +125,7 @@ impl Application {
         let _leader = (self.background_tasks && self.state.runtime.is_some())
             .then(|| AbortOnDrop(tokio::spawn(leader::run_forever(self.state.clone()))));
         tracing::info!(port = self.port(), "warren control plane listening");
+        let _auth_listener = AbortOnDrop(tokio::spawn(self.state.auth_cache.clone().listen()));
         let (service, route_listener) = crate::router::service(self.state);
         let _route_listener = route_listener.map(AbortOnDrop);
         let listener = self.listener.tap_io(|tcp| {

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 use crate::app::capacity::Capacity;
 use crate::app::reconcile::InFlight;
+use crate::auth_cache::AuthCache;
 use crate::config::Settings;
 use crate::router::routes::Routes;
 use crate::templates::Builds;
@@ -36,6 +37,8 @@ pub struct AppInner {
     pub routes: Arc<Routes>,
     /// This replica's template builds (queue and upload store).
     pub builds: Builds,
+    /// Checked API keys and leased rate-limit tokens; dropped on `NOTIFY` from any replica.
+    pub auth_cache: Arc<AuthCache>,
 }
 
 impl std::ops::Deref for AppState {

@@ -61,6 +61,7 @@ pub fn template(row: &TemplateRow) -> Template {
             memory_mb: row.memory_mb,
             disk_gb: row.disk_gb,
         },
+        isolation: row.isolation.clone(),
         features: row.features.clone(),
         tags: row.tags.clone(),
         is_active: row.status == "active",

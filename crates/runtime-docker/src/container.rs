@@ -8,7 +8,7 @@ use bollard::models::{
     ContainerCreateBody, HostConfig, HostConfigLogConfig, ImageInspect, Mount, MountType,
     MountVolumeOptions, MountVolumeOptionsDriverConfig, ResourcesUlimits,
 };
-use runtime::Resources;
+use runtime::{Isolation, Resources};
 
 use crate::DockerSettings;
 use crate::disk::SandboxDisk;
@@ -16,8 +16,12 @@ use crate::engine::{
     LABEL_INSTANCE, LABEL_MANAGED, LABEL_POOLED, LABEL_SANDBOX_ID, LABEL_TEMPLATE,
 };
 
-/// Where the agent binary appears inside every sandbox.
+/// Where the agent binary (setting `agent_binary`) appears inside every sandbox.
 pub const AGENT_PATH: &str = "/.warren/agent";
+/// Where the agent volume (setting `agent_volume`) is mounted instead; it holds [`AGENT_IN_VOLUME`].
+const AGENT_VOLUME_DIR: &str = "/.warren/bin";
+/// The agent binary's name in the agent volume.
+const AGENT_IN_VOLUME: &str = "warren-agent";
 /// Where the sandbox's secrets file (root-only, read-only) appears inside its container.
 const SECRETS_PATH: &str = "/.warren/secrets";
 /// The agent's scratch directory (code files of executions): a small tmpfs, so that a sandbox whose
@@ -92,6 +96,7 @@ pub struct Request<'a> {
     pub sandbox_id: &'a str,
     pub template: &'a str,
     pub image: &'a str,
+    pub isolation: Isolation,
     pub resources: Resources,
     pub identity: Identity<'a>,
     /// The Docker network it joins.
@@ -153,7 +158,7 @@ pub fn create_body(settings: &DockerSettings, plan: &Plan<'_>) -> ContainerCreat
         image: Some(request.image.to_owned()),
         hostname: Some(request.sandbox_id.to_owned()),
         user: Some("0".into()),
-        entrypoint: Some(vec![AGENT_PATH.into()]),
+        entrypoint: Some(vec![agent_entrypoint(settings)]),
         cmd: Some(cmd),
         env: Some(env),
         labels: Some(labels),
@@ -170,21 +175,46 @@ fn user_env(vars: &BTreeMap<String, String>) -> impl Iterator<Item = String> + '
         .map(|(k, v)| format!("{k}={v}"))
 }
 
+/// The agent's path inside the sandbox: in the agent volume when there is one.
+fn agent_entrypoint(settings: &DockerSettings) -> String {
+    match settings.agent_volume {
+        Some(_) => format!("{AGENT_VOLUME_DIR}/{AGENT_IN_VOLUME}"),
+        None => AGENT_PATH.to_owned(),
+    }
+}
+
 fn host_config(settings: &DockerSettings, plan: &Plan<'_>) -> HostConfig {
     let resources = plan.request.resources;
     let memory = i64::from(resources.memory_mb) << 20;
-    let agent_bind = format!("{}:{AGENT_PATH}:ro", settings.agent_binary.display());
-    let secrets_bind = format!("{}:{SECRETS_PATH}:ro", plan.secrets.display());
+    let mut binds = vec![format!("{}:{SECRETS_PATH}:ro", plan.secrets.display())];
+    let mut mounts = plan.disk.map(disk_mounts).unwrap_or_default();
+    match &settings.agent_volume {
+        Some(volume) => mounts.push(Mount {
+            target: Some(AGENT_VOLUME_DIR.into()),
+            source: Some(volume.clone()),
+            typ: Some(MountType::VOLUME),
+            read_only: Some(true),
+            volume_options: Some(MountVolumeOptions {
+                no_copy: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        None => binds.push(format!(
+            "{}:{AGENT_PATH}:ro",
+            settings.agent_binary.display()
+        )),
+    }
     let ulimit = |name: &str, limit: i64| ResourcesUlimits {
         name: Some(name.into()),
         soft: Some(limit),
         hard: Some(limit),
     };
     HostConfig {
-        binds: Some(vec![agent_bind, secrets_bind]),
-        mounts: plan.disk.map(disk_mounts),
+        binds: Some(binds),
+        mounts: Some(mounts),
         network_mode: Some(plan.request.network.to_owned()),
-        runtime: Some(settings.oci_runtime.clone()),
+        runtime: Some(settings.oci_runtime_of(plan.request.isolation).to_owned()),
         privileged: Some(false),
         cap_drop: Some(vec!["ALL".into()]),
         cap_add: Some(CAPABILITIES.iter().map(|c| (*c).to_owned()).collect()),
@@ -260,6 +290,7 @@ mod tests {
             sandbox_id: "sbx1",
             template: "base",
             image: "img",
+            isolation: Isolation::Container,
             resources: Resources {
                 vcpu: 2,
                 memory_mb: 512,
@@ -328,6 +359,49 @@ mod tests {
                 .unwrap()
                 .contains(&"/state/secrets/sbx1:/.warren/secrets:ro".to_owned())
         );
+    }
+
+    #[test]
+    fn the_agent_comes_from_its_volume_when_one_is_set() {
+        let f = facts();
+        let pool = Identity::Pool {
+            configure_secret: "s",
+        };
+        let settings = DockerSettings {
+            agent_volume: Some("agent-vol".into()),
+            ..DockerSettings::default()
+        };
+        let body = create_body(&settings, &plan(&f, pool));
+        assert_eq!(
+            body.entrypoint.as_deref().unwrap(),
+            ["/.warren/bin/warren-agent"]
+        );
+        let hc = body.host_config.unwrap();
+        assert!(!hc.binds.unwrap().iter().any(|b| b.contains(AGENT_PATH)));
+        let mount = &hc.mounts.unwrap()[0];
+        assert_eq!(
+            (mount.source.as_deref(), mount.target.as_deref()),
+            (Some("agent-vol"), Some(AGENT_VOLUME_DIR))
+        );
+        assert_eq!(mount.read_only, Some(true));
+    }
+
+    #[test]
+    fn the_isolation_chooses_the_oci_runtime() {
+        let f = facts();
+        let runtime_of = |isolation| {
+            let mut p = plan(
+                &f,
+                Identity::Pool {
+                    configure_secret: "s",
+                },
+            );
+            p.request.isolation = isolation;
+            let body = create_body(&DockerSettings::default(), &p);
+            body.host_config.unwrap().runtime.unwrap()
+        };
+        assert_eq!(runtime_of(Isolation::Container), "runc");
+        assert_eq!(runtime_of(Isolation::Gvisor), "runsc-hostnet");
     }
 
     #[test]

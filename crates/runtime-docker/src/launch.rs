@@ -33,7 +33,9 @@ impl DockerRuntime {
 
     async fn try_launch(&self, request: Request<'_>) -> Result<SocketAddr, RuntimeError> {
         let sandbox_id = request.sandbox_id;
+        let mut phases = Phases::new();
         let facts = self.image_facts(request.image).await?;
+        phases.end("image");
         let disk = match &self.disk {
             Some(pool) => {
                 // A subvolume of an earlier attempt at the same id may still be mounted by that
@@ -46,6 +48,7 @@ impl DockerRuntime {
             }
             None => None,
         };
+        phases.end("disk");
         let secrets = self
             .secrets
             .save(sandbox_id, &container::secrets(&request.identity))?;
@@ -74,7 +77,10 @@ impl DockerRuntime {
             }
             Err(e) => return Err(map_err(sandbox_id, e)),
         }
-        self.start_and_wait(sandbox_id).await
+        phases.end("container");
+        let addr = self.start_and_wait_timed(sandbox_id, &mut phases).await?;
+        tracing::debug!(sandbox.id = sandbox_id, phases = %phases, "launched");
+        Ok(addr)
     }
 
     /// Starts the sandbox's container; its agent's address once `/health` answers 200.
@@ -82,12 +88,24 @@ impl DockerRuntime {
         &self,
         sandbox_id: &str,
     ) -> Result<SocketAddr, RuntimeError> {
+        self.start_and_wait_timed(sandbox_id, &mut Phases::new())
+            .await
+    }
+
+    async fn start_and_wait_timed(
+        &self,
+        sandbox_id: &str,
+        phases: &mut Phases,
+    ) -> Result<SocketAddr, RuntimeError> {
         self.docker
             .start_container(&container_name(sandbox_id), None)
             .await
             .map_err(|e| map_err(sandbox_id, e))?;
+        phases.end("start");
         let addr = self.agent_addr(sandbox_id).await?;
+        phases.end("inspect");
         self.wait_ready(sandbox_id, addr).await?;
+        phases.end("ready");
         Ok(addr)
     }
 
@@ -187,5 +205,37 @@ impl DockerRuntime {
             Err(e) if status_of(&e) != Some(404) => Err(map_err(sandbox_id, e)),
             _ => Ok(()),
         }
+    }
+}
+
+/// How long each phase of a launch took, for the debug log (`RUST_LOG=runtime_docker=debug`).
+struct Phases {
+    last: Instant,
+    done: Vec<(&'static str, Duration)>,
+}
+
+impl Phases {
+    fn new() -> Self {
+        Self {
+            last: Instant::now(),
+            done: Vec::new(),
+        }
+    }
+
+    /// Ends the phase `name`, which began where the previous one ended.
+    fn end(&mut self, name: &'static str) {
+        let now = Instant::now();
+        self.done.push((name, now - self.last));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Phases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, took)) in self.done.iter().enumerate() {
+            let sep = if i == 0 { "" } else { " " };
+            write!(f, "{sep}{name}={:.1}ms", took.as_secs_f64() * 1000.0)?;
+        }
+        Ok(())
     }
 }

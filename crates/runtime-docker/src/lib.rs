@@ -53,6 +53,25 @@ pub struct DockerRuntime {
     http: reqwest::Client,
 }
 
+/// Fails unless the agent sandboxes mount exists: the volume `agent_volume`, else the file
+/// `agent_binary`.
+async fn check_agent(docker: &Docker, settings: &DockerSettings) -> Result<(), RuntimeError> {
+    match &settings.agent_volume {
+        Some(volume) => match docker.inspect_volume(volume).await {
+            Ok(_) => Ok(()),
+            Err(e) if engine::status_of(&e) == Some(404) => Err(failed(format!(
+                "the agent volume {volume} does not exist (the warren-agent image fills it, see docs/deployment.md)"
+            ))),
+            Err(e) => Err(map_transport(e)),
+        },
+        None if settings.agent_binary.is_file() => Ok(()),
+        None => Err(failed(format!(
+            "the agent binary {} does not exist (build it with scripts/build-agent.sh)",
+            settings.agent_binary.display()
+        ))),
+    }
+}
+
 impl DockerRuntime {
     /// Connects to the engine and prepares what every sandbox needs: the shared networks, the
     /// firewall rules and the disk pool. Fails fast with [`RuntimeError::Unavailable`] when no engine
@@ -68,12 +87,7 @@ impl DockerRuntime {
         .await
         .map_err(map_transport)?
         .with_timeout(Duration::from_secs(settings.engine_timeout_seconds));
-        if !settings.agent_binary.is_file() {
-            return Err(failed(format!(
-                "the agent binary {} does not exist (build it with scripts/build-agent.sh)",
-                settings.agent_binary.display()
-            )));
-        }
+        check_agent(&docker, settings).await?;
         network::ensure_network(&docker, &settings.network, false).await?;
         network::ensure_network(&docker, &settings.internal_network, true).await?;
         if settings.firewall {
@@ -151,6 +165,7 @@ impl SandboxRuntime for DockerRuntime {
             sandbox_id: &spec.sandbox_id,
             template: &spec.template,
             image: &spec.image,
+            isolation: spec.isolation,
             resources: spec.resources,
             identity,
             network,
@@ -168,6 +183,7 @@ impl SandboxRuntime for DockerRuntime {
             sandbox_id: &spec.sandbox_id,
             template: &spec.template,
             image: &spec.image,
+            isolation: spec.isolation,
             resources: spec.resources,
             identity: Identity::Pool {
                 configure_secret: &spec.configure_secret,

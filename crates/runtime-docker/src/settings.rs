@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use runtime::Isolation;
 use serde::Deserialize;
 
 /// Settings of the Docker backend (the `[runtime.docker]` section of `warren`'s configuration).
@@ -18,6 +19,11 @@ pub struct DockerSettings {
     /// Path on the host of the static `warren-agent` (`scripts/build-agent.sh`), bind-mounted read-only
     /// into every sandbox and made its entrypoint.
     pub agent_binary: PathBuf,
+    /// A named Docker volume holding `warren-agent` at its root, mounted read-only at `/.warren/bin`
+    /// in every sandbox instead of the `agent_binary` bind. For a Warren that runs in a container
+    /// itself: the engine resolves a bind's source on the host, where Warren's own files are not, but
+    /// a volume by its name (docs/deployment.md). `None`: `agent_binary` is used.
+    pub agent_volume: Option<String>,
     /// A btrfs filesystem with quotas enabled where each sandbox gets a subvolume, limited to its
     /// `disk_mb`, for everything its user can write. `None` (or a directory that is not a btrfs mount
     /// with quotas) leaves what sandboxes write unbounded, with a warning at connect.
@@ -37,13 +43,27 @@ pub struct DockerSettings {
     pub ready_timeout_seconds: u64,
     /// Seconds any single engine call may take before the engine counts as unavailable.
     pub engine_timeout_seconds: u64,
-    /// OCI runtime of sandboxes: `runc`, or `runsc-hostnet` (gVisor on the container's own network
-    /// namespace) where configured in the engine. Not `runsc-nonet`: its agent is unreachable.
+    /// OCI runtime of sandboxes whose template has `isolation = "container"`: `runc`, or
+    /// `runsc-hostnet` (gVisor on the container's own network namespace) where configured in the
+    /// engine, to run every sandbox under gVisor. Not `runsc-nonet`: its agent is unreachable.
     pub oci_runtime: String,
+    /// OCI runtime of sandboxes whose template has `isolation = "gvisor"`: a gVisor runtime the
+    /// engine's `daemon.json` defines with `--network=host` (the container's own namespace).
+    pub gvisor_runtime: String,
     /// Most processes (and threads) a sandbox may have at once.
     pub pids_limit: i64,
     /// Size of each sandbox's `/dev/shm`, in MiB.
     pub shm_size_mb: u32,
+}
+
+impl DockerSettings {
+    /// The OCI runtime of a sandbox isolated as `isolation`.
+    pub fn oci_runtime_of(&self, isolation: Isolation) -> &str {
+        match isolation {
+            Isolation::Container => &self.oci_runtime,
+            Isolation::Gvisor => &self.gvisor_runtime,
+        }
+    }
 }
 
 /// One shared bridge network Warren manages.
@@ -64,6 +84,7 @@ impl Default for DockerSettings {
             socket: "unix:///var/run/docker.sock".into(),
             instance: "default".into(),
             agent_binary: "/usr/local/lib/warren/warren-agent".into(),
+            agent_volume: None,
             sandbox_disk_dir: Some("/var/lib/warren/sandbox-disk".into()),
             state_dir: "/var/lib/warren/runtime".into(),
             network: NetworkSettings {
@@ -80,6 +101,7 @@ impl Default for DockerSettings {
             ready_timeout_seconds: 60,
             engine_timeout_seconds: 30,
             oci_runtime: "runc".into(),
+            gvisor_runtime: "runsc-hostnet".into(),
             pids_limit: 1024,
             shm_size_mb: 64,
         }

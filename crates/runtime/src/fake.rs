@@ -102,6 +102,7 @@ impl FakeRuntime {
             sandbox_id: sandbox_id.to_owned(),
             template: "orphan".into(),
             image: "orphan".into(),
+            isolation: crate::Isolation::Container,
             resources: crate::Resources {
                 vcpu: 1,
                 memory_mb: 1,
@@ -322,6 +323,7 @@ mod tests {
             sandbox_id: id.into(),
             template: "base".into(),
             image: "warren/template-base:latest".into(),
+            isolation: crate::Isolation::Container,
             resources: Resources {
                 vcpu: 1,
                 memory_mb: 512,
@@ -379,6 +381,7 @@ mod tests {
                 sandbox_id: "p".into(),
                 template: "base".into(),
                 image: "warren/template-base:latest".into(),
+                isolation: crate::Isolation::Container,
                 resources: spec("p").resources,
                 configure_secret: "s".into(),
             })

@@ -14,8 +14,8 @@ pub mod fake;
 use async_trait::async_trait;
 
 pub use spec::{
-    PooledSandbox, PooledSpec, Resources, RuntimeError, RuntimeSandbox, RuntimeState,
-    RuntimeStatus, SandboxSpec,
+    Isolation, PooledSandbox, PooledSpec, Resources, RuntimeError, RuntimeSandbox, RuntimeState,
+    RuntimeStatus, SandboxSpec, UnknownIsolation,
 };
 
 /// A backend that runs sandboxes. Implementations must be idempotent where the docs say so: the control

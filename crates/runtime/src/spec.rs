@@ -12,6 +12,45 @@ pub struct Resources {
     pub disk_mb: u32,
 }
 
+/// How strongly a sandbox is isolated from the host: a template attribute.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Isolation {
+    /// A hardened container on the host's kernel (runc for the Docker backend).
+    #[default]
+    Container,
+    /// The gVisor user-space kernel between the sandbox and the host's kernel.
+    Gvisor,
+}
+
+impl Isolation {
+    /// Every value, by its name.
+    pub const ALL: [Self; 2] = [Self::Container, Self::Gvisor];
+
+    /// The name in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Container => "container",
+            Self::Gvisor => "gvisor",
+        }
+    }
+}
+
+impl std::str::FromStr for Isolation {
+    type Err = UnknownIsolation;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|i| i.as_str() == s)
+            .ok_or_else(|| UnknownIsolation(s.chars().take(64).collect()))
+    }
+}
+
+/// A name that is no [`Isolation`].
+#[derive(Debug, thiserror::Error)]
+#[error("unknown isolation {0:?}: use \"container\" or \"gvisor\"")]
+pub struct UnknownIsolation(pub String);
+
 /// Everything a backend needs to create a sandbox.
 #[derive(Clone)]
 pub struct SandboxSpec {
@@ -21,6 +60,7 @@ pub struct SandboxSpec {
     pub template: String,
     /// The image the sandbox runs (a local Docker image name for the Docker backend).
     pub image: String,
+    pub isolation: Isolation,
     pub resources: Resources,
     /// User environment variables for the agent and the code it runs.
     pub env_vars: BTreeMap<String, String>,
@@ -36,6 +76,7 @@ impl fmt::Debug for SandboxSpec {
             .field("sandbox_id", &self.sandbox_id)
             .field("template", &self.template)
             .field("image", &self.image)
+            .field("isolation", &self.isolation)
             .field("resources", &self.resources)
             .field("env_vars", &self.env_vars.keys().collect::<Vec<_>>())
             .field("internet_access", &self.internet_access)
@@ -50,6 +91,7 @@ pub struct PooledSpec {
     pub sandbox_id: String,
     pub template: String,
     pub image: String,
+    pub isolation: Isolation,
     pub resources: Resources,
     /// The secret of the agent's one-time configure step (`WARREN_AGENT_CONFIGURE_SECRET`).
     pub configure_secret: String,
@@ -61,6 +103,7 @@ impl fmt::Debug for PooledSpec {
             .field("sandbox_id", &self.sandbox_id)
             .field("template", &self.template)
             .field("image", &self.image)
+            .field("isolation", &self.isolation)
             .field("resources", &self.resources)
             .finish_non_exhaustive()
     }

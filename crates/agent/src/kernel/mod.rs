@@ -1,6 +1,6 @@
 //! The stateful Python kernel: one long-lived `python3` per sandbox running `driver.py`, spoken to
-//! with one JSON line per request over pipes. Started lazily on first use, restarted when it dies,
-//! interrupted (then killed) on timeout.
+//! with one JSON line per request over pipes. Started when the agent starts (else on first use),
+//! restarted when it dies, interrupted (then killed) on timeout.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

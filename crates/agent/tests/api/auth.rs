@@ -72,15 +72,7 @@ async fn warm_pool_agent_is_configured_exactly_once() {
 
     // A warm-pool agent starts its Python kernel before the claim; the owner's environment still
     // reaches the code it runs there.
-    let mut sessions = json!([]);
-    for _ in 0..200 {
-        sessions = agent.get_json("/jupyter/sessions").await.1["sessions"].clone();
-        if sessions != json!([]) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    assert_ne!(sessions, json!([]), "the kernel was started ahead");
+    agent.started_kernel().await;
     let out = agent
         .exec("python", "import os; print(os.environ['FROM_POOL'])")
         .await;

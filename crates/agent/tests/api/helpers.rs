@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use sandbox_token::TokenKey;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
@@ -146,6 +146,20 @@ impl TestAgent {
     }
 
     /// Runs code through `/execute` and returns the body, asserting HTTP 200.
+    /// `/jupyter/sessions` once it lists the kernel the agent starts ahead of the first run.
+    pub async fn started_kernel(&self) -> Value {
+        let mut sessions = json!([]);
+        for _ in 0..200 {
+            sessions = self.get_json("/jupyter/sessions").await.1["sessions"].clone();
+            if sessions != json!([]) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert_ne!(sessions, json!([]), "the kernel was started ahead");
+        sessions
+    }
+
     pub async fn exec(&self, language: &str, code: &str) -> Value {
         let (status, body) = self
             .post_json(

@@ -21,8 +21,7 @@ async fn info_metrics_processes_sessions_cache() {
     let (_, snap) = agent.get_json("/metrics/snapshot").await;
     assert!(snap["total_requests"].as_u64().unwrap() >= 4);
     assert!(snap["system"]["memory"]["total"].as_u64().unwrap() > 0);
-    let (_, sessions) = agent.get_json("/jupyter/sessions").await;
-    assert_eq!(sessions["sessions"], json!([]), "kernel starts lazily");
+    agent.started_kernel().await;
     agent.exec("python", "1").await;
     let (_, sessions) = agent.get_json("/jupyter/sessions").await;
     assert_eq!(sessions["sessions"][0]["execution_state"], "idle");

@@ -95,6 +95,7 @@ pub async fn create(
     req: &CreateSandbox,
 ) -> Result<(SandboxRow, TokenKey), ApiError> {
     let wanted = validate(state, req)?;
+    let began = Instant::now();
     let template = db::templates::find_visible(&state.pool, org_id, wanted.template)
         .await?
         .filter(|t| t.status == "active" || t.organization_id.is_some())
@@ -164,6 +165,7 @@ pub async fn create(
         sandbox_id: id.clone(),
         template: template.name.clone(),
         image: template.image.clone(),
+        isolation: db::templates::isolation(&template.isolation),
         resources: Resources {
             vcpu: template.vcpu.unsigned_abs(),
             memory_mb: template.memory_mb.unsigned_abs(),
@@ -173,6 +175,7 @@ pub async fn create(
         internet_access: wanted.internet_access,
         token_key_hex: key.to_hex(),
     };
+    let admitted = Instant::now();
     // Finish in a task of its own, so a client that hangs up mid-create (the handler future is then
     // dropped) leaves neither a row stuck in `creating` nor an orphan in the runtime.
     let state = state.clone();
@@ -181,6 +184,12 @@ pub async fn create(
         finish(state, runtime, spec, claimed, deadline).await
     });
     let row = finishing.await.map_err(ApiError::internal)??;
+    tracing::debug!(
+        sandbox.id = %row.id,
+        admit_ms = (admitted - began).as_secs_f64() * 1000.0,
+        runtime_and_record_ms = admitted.elapsed().as_secs_f64() * 1000.0,
+        "created"
+    );
     Ok((row, key))
 }
 

@@ -99,6 +99,7 @@ impl PoolRefill {
             sandbox_id: id,
             template: template.name.clone(),
             image: template.image.clone(),
+            isolation: db::templates::isolation(&template.isolation),
             resources: Resources {
                 vcpu: template.vcpu.unsigned_abs(),
                 memory_mb: template.memory_mb.unsigned_abs(),

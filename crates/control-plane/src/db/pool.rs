@@ -122,6 +122,8 @@ pub struct PooledTemplate {
     pub id: i64,
     pub name: String,
     pub image: String,
+    /// `container` or `gvisor`: read it with [`super::templates::isolation`].
+    pub isolation: String,
     pub vcpu: i32,
     pub memory_mb: i32,
     pub disk_gb: i32,
@@ -136,7 +138,7 @@ pub async fn templates(
 ) -> Result<Vec<PooledTemplate>, sqlx::Error> {
     sqlx::query_as!(
         PooledTemplate,
-        r#"SELECT t.id, t.name, t.image, t.vcpu, t.memory_mb, t.disk_gb,
+        r#"SELECT t.id, t.name, t.image, t.isolation, t.vcpu, t.memory_mb, t.disk_gb,
                   (SELECT count(*) FROM pool_sandboxes p WHERE p.template_id = t.id) AS "pooled!"
            FROM templates t
            WHERE t.organization_id IS NULL AND t.status = 'active' AND t.name = ANY($1)

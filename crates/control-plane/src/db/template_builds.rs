@@ -58,14 +58,15 @@ pub async fn insert_template(
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
         "INSERT INTO templates (name, display_name, description, category, image, status, vcpu,
-                                memory_mb, disk_gb, is_public, organization_id)
-         VALUES ($1, $1, 'Custom template', 'custom', '', 'building', $2, $3, $4, false, $5)
+                                memory_mb, disk_gb, is_public, organization_id, isolation)
+         VALUES ($1, $1, 'Custom template', 'custom', '', 'building', $2, $3, $4, false, $5, $6)
          RETURNING id",
         spec.name,
         spec.vcpu,
         spec.memory_mb,
         spec.disk_gb,
         org_id,
+        spec.isolation.as_str(),
     )
     .fetch_one(db)
     .await
@@ -79,12 +80,13 @@ pub async fn rebuild_template(
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "UPDATE templates SET status = 'building', vcpu = $2, memory_mb = $3, disk_gb = $4,
-                              updated_at = now()
+                              isolation = $5, updated_at = now()
          WHERE id = $1",
         id,
         spec.vcpu,
         spec.memory_mb,
         spec.disk_gb,
+        spec.isolation.as_str(),
     )
     .execute(db)
     .await?;

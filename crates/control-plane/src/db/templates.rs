@@ -1,6 +1,7 @@
 //! `templates`: built-in ones (no organization, public) and an organization's own.
 
 use chrono::{DateTime, Utc};
+use runtime::Isolation;
 use sqlx::PgExecutor;
 
 #[derive(Debug, Clone)]
@@ -12,6 +13,8 @@ pub struct TemplateRow {
     pub category: Option<String>,
     pub language: Option<String>,
     pub image: String,
+    /// `container` or `gvisor`: read it with [`isolation`].
+    pub isolation: String,
     pub status: String,
     pub vcpu: i32,
     pub memory_mb: i32,
@@ -24,6 +27,12 @@ pub struct TemplateRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A stored `isolation` column. A CHECK constraint keeps it one of [`Isolation`]'s names; a value
+/// a later version wrote and this one does not know counts as the stronger isolation.
+pub fn isolation(stored: &str) -> Isolation {
+    stored.parse().unwrap_or(Isolation::Gvisor)
+}
+
 /// Templates `org_id` may see: public ones and its own.
 pub async fn list_visible(
     db: impl PgExecutor<'_>,
@@ -33,8 +42,8 @@ pub async fn list_visible(
 ) -> Result<Vec<TemplateRow>, sqlx::Error> {
     sqlx::query_as!(
         TemplateRow,
-        "SELECT id, name, display_name, description, category, language, image, status, vcpu,
-                memory_mb, disk_gb, features, tags, is_public, organization_id, created_at,
+        "SELECT id, name, display_name, description, category, language, image, isolation, status,
+                vcpu, memory_mb, disk_gb, features, tags, is_public, organization_id, created_at,
                 updated_at
          FROM templates
          WHERE (is_public OR organization_id = $1)
@@ -81,8 +90,8 @@ pub async fn find_visible(
     };
     sqlx::query_as!(
         TemplateRow,
-        "SELECT id, name, display_name, description, category, language, image, status, vcpu,
-                memory_mb, disk_gb, features, tags, is_public, organization_id, created_at,
+        "SELECT id, name, display_name, description, category, language, image, isolation, status,
+                vcpu, memory_mb, disk_gb, features, tags, is_public, organization_id, created_at,
                 updated_at
          FROM templates
          WHERE (is_public OR organization_id = $1)

@@ -1,6 +1,7 @@
-//! Authentication (CONTRACT.md §1.1) and the per-organization rate limit, as one middleware and one
-//! database statement ([`crate::db::auth`]). Adds `X-RateLimit-Limit`, `-Remaining` and `-Reset`
-//! (unix seconds at which the bucket is full again) to every authenticated response.
+//! Authentication (CONTRACT.md §1.1) and the per-organization rate limit, as one middleware over the
+//! in-process key cache and token leases ([`crate::auth_cache`]; at most one database statement).
+//! Adds `X-RateLimit-Limit`, `-Remaining` and `-Reset` (unix seconds at which the bucket is full
+//! again) to every authenticated response.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -8,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use http::{HeaderMap, HeaderValue, header};
 
-use crate::db;
 use crate::error::ApiError;
 use crate::http::extract::Caller;
 use crate::keys;
@@ -68,40 +68,23 @@ async fn authenticate(
 ) -> Result<(Caller, Budget, Result<(), ApiError>), ApiError> {
     let key = presented_key(headers).ok_or(ApiError::MissingApiKey)?;
     let parsed = keys::parse(key).ok_or(ApiError::InvalidApiKey)?;
-    let limits = &state.settings.limits;
-    let row = db::auth::authenticate_and_take(
-        &state.pool,
-        parsed.key_id,
-        &keys::hash_secret(parsed.secret),
-        i32::try_from(limits.rate_limit).unwrap_or(i32::MAX),
-        f64::from(limits.rate_window_seconds),
-    )
-    .await?
-    .ok_or(ApiError::InvalidApiKey)?;
-    if !keys::secret_matches(parsed.secret, &row.secret_hash) {
-        return Err(ApiError::InvalidApiKey);
-    }
-    let (Some(tokens), Some(capacity), Some(rate), Some(allowed)) =
-        (row.tokens, row.capacity, row.refill_per_sec, row.allowed)
-    else {
-        return Err(ApiError::InvalidApiKey);
-    };
+    let v = state.auth_cache.check(parsed.key_id, parsed.secret).await?;
     let now = Utc::now().timestamp();
     let budget = Budget {
-        limit: capacity as u64,
-        remaining: tokens.max(0.0).floor() as u64,
-        reset_unix: now + ((capacity - tokens).max(0.0) / rate).ceil() as i64,
+        limit: v.limit as u64,
+        remaining: v.remaining.max(0.0).floor() as u64,
+        reset_unix: now + ((v.limit - v.remaining).max(0.0) / v.refill_per_sec).ceil() as i64,
     };
-    let verdict = if allowed {
+    let verdict = if v.allowed {
         Ok(())
     } else {
-        let wait = ((1.0 - tokens) / rate).ceil().max(1.0) as u64;
+        let wait = ((1.0 - v.remaining) / v.refill_per_sec).ceil().max(1.0) as u64;
         Err(ApiError::RateLimited {
             retry_after_seconds: wait,
         })
     };
     let caller = Caller {
-        organization_id: row.organization_id,
+        organization_id: v.organization_id,
     };
     Ok((caller, budget, verdict))
 }

@@ -27,7 +27,7 @@ pub enum RouterError {
     Unreachable {
         port: u16,
         #[source]
-        source: Option<hyper_util::client::legacy::Error>,
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
     #[error("invalid request target")]
     BadTarget,

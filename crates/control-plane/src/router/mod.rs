@@ -9,6 +9,7 @@
 pub mod access;
 pub mod error;
 pub mod host;
+pub mod lane;
 pub mod proxy;
 pub mod routes;
 
@@ -34,7 +35,7 @@ use crate::http;
 use crate::state::AppState;
 
 /// Makes one [`Dispatch`] per accepted connection (it needs the peer address for
-/// `X-Forwarded-For`).
+/// `X-Forwarded-For`, and holds the connection's [`lane::Lane`]).
 #[derive(Clone)]
 pub struct MakeDispatch {
     proxy: Option<Arc<Proxy>>,
@@ -65,6 +66,7 @@ where
             proxy: self.proxy.clone(),
             api: self.api.clone(),
             peer: *stream.remote_addr(),
+            lane: lane::Lane::default(),
         }))
     }
 }
@@ -75,6 +77,7 @@ pub struct Dispatch {
     proxy: Option<Arc<Proxy>>,
     api: axum::Router,
     peer: SocketAddr,
+    lane: lane::Lane,
 }
 
 impl Dispatch {
@@ -102,7 +105,8 @@ impl Service<Request> for Dispatch {
         {
             let proxy = proxy.clone();
             let peer = self.peer;
-            return Box::pin(async move { Ok(proxy.forward(host, peer, req).await) });
+            let lane = self.lane.clone();
+            return Box::pin(async move { Ok(proxy.forward(host, peer, &lane, req).await) });
         }
         Box::pin(self.api.call(req))
     }

@@ -1,5 +1,6 @@
-//! The streaming reverse proxy: one pooled HTTP/1.1 client to every sandbox, bodies streamed both
-//! ways (never buffered), WebSocket and other upgrades spliced byte for byte, `X-Forwarded-*` set and
+//! The streaming reverse proxy: HTTP/1.1 to every sandbox (each keep-alive client connection on its
+//! own [`Lane`], upgrades and HTTP/2 clients through one shared pool), bodies streamed both ways
+//! (never buffered), WebSocket and other upgrades spliced byte for byte, `X-Forwarded-*` set and
 //! hop-by-hop headers removed. A client that hangs up drops the upstream request or connection with it.
 
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ use tracing::Instrument as _;
 use super::access;
 use super::error::RouterError;
 use super::host::{SandboxHost, Target};
+use super::lane::Lane;
 use super::routes::{Route, Routes};
 use crate::config::RouterSettings;
 use crate::request_id;
@@ -54,16 +56,16 @@ pub struct Proxy {
     forwarded_proto: HeaderValue,
     secure_cookies: bool,
     pub routes: Arc<Routes>,
+    connect_timeout: Duration,
     client: Client<HttpConnector, Body>,
 }
 
 impl Proxy {
     pub fn new(routes: Arc<Routes>, settings: &RouterSettings) -> Self {
+        let connect_timeout = Duration::from_secs(u64::from(settings.connect_timeout_seconds));
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(u64::from(
-            settings.connect_timeout_seconds,
-        ))));
+        connector.set_connect_timeout(Some(connect_timeout));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(POOL_IDLE)
             .build(connector);
@@ -74,12 +76,20 @@ impl Proxy {
                 .unwrap_or(HeaderValue::from_static("http")),
             secure_cookies: scheme == "https",
             routes,
+            connect_timeout,
             client,
         }
     }
 
-    /// Forwards a request for a sandbox host, or answers the router's refusal.
-    pub async fn forward(&self, host: SandboxHost, peer: SocketAddr, mut req: Request) -> Response {
+    /// Forwards a request for a sandbox host (on `lane`, the client connection's own upstream
+    /// connection, when it can), or answers the router's refusal.
+    pub async fn forward(
+        &self,
+        host: SandboxHost,
+        peer: SocketAddr,
+        lane: &Lane,
+        mut req: Request,
+    ) -> Response {
         let refuse = |e: RouterError, headers: &HeaderMap| e.into_response(request_id::of(headers));
         let route = match self.routes.get(host.id()).await {
             Ok(route) => route,
@@ -116,23 +126,15 @@ impl Proxy {
         } else {
             None
         };
-        let authority = match host.target {
-            Target::Agent => running.agent_authority.clone(),
-            Target::Port(port) => {
-                match Authority::try_from(SocketAddr::new(running.agent.ip(), port).to_string()) {
-                    Ok(a) => a,
-                    Err(_) => {
-                        return refuse(
-                            RouterError::Unreachable { port, source: None },
-                            req.headers(),
-                        );
-                    }
-                }
-            }
+        let addr = match host.target {
+            Target::Agent => running.agent,
+            Target::Port(port) => SocketAddr::new(running.agent.ip(), port),
         };
         let client_request_id = req.headers().get(request_id::HEADER).cloned();
         let upgrade = wants_upgrade(req.headers());
         let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
+        // Concurrent requests of one HTTP/2 connection, and upgrades, go through the pool.
+        let on_lane = !upgrade && req.version() <= Version::HTTP_11;
 
         let (mut parts, body) = req.into_parts();
         let path = parts
@@ -141,8 +143,14 @@ impl Proxy {
             .cloned()
             .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
         let mut uri = http::uri::Parts::default();
-        uri.scheme = Some(Scheme::HTTP);
-        uri.authority = Some(authority);
+        if !on_lane {
+            let authority = match host.target {
+                Target::Agent => Ok(running.agent_authority.clone()),
+                Target::Port(_) => Authority::try_from(addr.to_string()),
+            };
+            uri.scheme = Some(Scheme::HTTP);
+            uri.authority = authority.ok();
+        }
         uri.path_and_query = Some(path);
         let Ok(uri) = Uri::from_parts(uri) else {
             let e = RouterError::BadTarget;
@@ -158,7 +166,16 @@ impl Proxy {
         parts.uri = uri;
         parts.version = Version::HTTP_11;
 
-        let mut response = match self.client.request(Request::from_parts(parts, body)).await {
+        let req = Request::from_parts(parts, body);
+        let sent = if on_lane {
+            lane.send(addr, req, self.connect_timeout).await
+        } else {
+            match self.client.request(req).await {
+                Ok(r) => Ok(r.map(Body::new)),
+                Err(e) => Err(e.into()),
+            }
+        };
+        let mut response = match sent {
             Ok(r) => r,
             Err(e) => {
                 let e = RouterError::Unreachable {
@@ -179,7 +196,7 @@ impl Proxy {
         if let Some(cookie) = cookie {
             response.headers_mut().append(header::SET_COOKIE, cookie);
         }
-        response.map(Body::new)
+        response
     }
 }
 

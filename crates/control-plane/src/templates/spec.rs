@@ -4,6 +4,7 @@
 //! Everything the user sends lands in the Dockerfile in a form that cannot start a new instruction:
 //! RUN, COPY and CMD in JSON (exec) form, other values refused when they hold a line break.
 
+use runtime::{Isolation, UnknownIsolation};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -33,6 +34,8 @@ pub struct BuildRequest {
     #[serde(default)]
     pub update: bool,
     pub registry_credentials: Option<RegistryCredentials>,
+    /// Warren's own: `container` (the default) or `gvisor`.
+    pub isolation: Option<String>,
 }
 
 /// A readiness condition; `timeout`/`interval` are accepted and left to the agent's own polling.
@@ -83,6 +86,7 @@ pub struct BuildSpec {
     pub vcpu: i32,
     pub memory_mb: i32,
     pub disk_gb: i32,
+    pub isolation: Isolation,
     /// `skipCache`: build without any cached layer.
     pub no_cache: bool,
 }
@@ -429,6 +433,10 @@ impl BuildRequest {
             vcpu: positive(self.cpu, 2, 64, "cpu")?,
             memory_mb: positive(self.memory, 2048, 262_144, "memory")?,
             disk_gb: positive(self.disk_gb, 10, 1024, "diskGB")?,
+            isolation: match self.isolation {
+                Some(i) => i.parse().map_err(|e: UnknownIsolation| e.to_string())?,
+                None => Isolation::default(),
+            },
             no_cache: self.skip_cache,
         };
         Ok((spec, self.registry_credentials))
@@ -446,6 +454,24 @@ mod tests {
             .unwrap()
             .check()
             .map(|(s, _)| s)
+    }
+
+    #[test]
+    fn isolation_is_container_unless_gvisor_is_asked() {
+        let body = |isolation: Value| {
+            json!({"name": "t", "from_image": "img", "isolation": isolation,
+                   "steps": [{"type": "RUN", "args": ["true"]}]})
+        };
+        assert_eq!(
+            spec(body(Value::Null)).unwrap().isolation,
+            Isolation::Container
+        );
+        assert_eq!(
+            spec(body(json!("gvisor"))).unwrap().isolation,
+            Isolation::Gvisor
+        );
+        let err = spec(body(json!("Gvisor"))).unwrap_err();
+        assert!(err.contains("unknown isolation"), "{err}");
     }
 
     #[test]

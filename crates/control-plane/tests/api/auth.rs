@@ -116,3 +116,26 @@ async fn every_response_carries_a_request_id_and_echoes_a_sane_one() {
     let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert!(id.starts_with("req_"), "{id}");
 }
+
+#[tokio::test]
+async fn a_cached_key_is_refused_once_its_revocation_is_heard() {
+    let app = spawn_app().await;
+    let cache = app.state.auth_cache.clone();
+    cache.listening().await;
+    for _ in 0..3 {
+        assert_eq!(app.get("/v1/sandboxes").await.status(), 200);
+    }
+    let mut heard = cache.notifications();
+    let key_id = app.api_key.split('_').nth(1).unwrap();
+    control_plane::admin::revoke_key(&app.pool, key_id)
+        .await
+        .unwrap();
+    let expected = format!("key:{key_id}");
+    while *heard.recv().await.unwrap() != *expected {}
+    let r = app
+        .request(Method::GET, "/v1/sandboxes")
+        .send()
+        .await
+        .unwrap();
+    assert_error(r, 401, "INVALID_API_KEY").await;
+}

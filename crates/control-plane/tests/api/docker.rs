@@ -118,6 +118,26 @@ async fn eventually<F: Future<Output = Result<(), String>>>(what: &str, check: i
     panic!("{what}: {last}");
 }
 
+/// A ready warm-pool sandbox's id, if there is one.
+pub async fn ready_pooled(pool: &PgPool) -> Option<String> {
+    sqlx::query_scalar("SELECT id FROM pool_sandboxes WHERE status = 'ready'")
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+}
+
+/// Waits until the warm pool has a ready sandbox; its id.
+pub async fn pool_filled(pool: &PgPool) -> String {
+    eventually("the pool fills", || async {
+        ready_pooled(pool)
+            .await
+            .map(drop)
+            .ok_or_else(|| "empty".to_owned())
+    })
+    .await;
+    ready_pooled(pool).await.unwrap()
+}
+
 /// Removes whatever the engine still holds for this database's rows.
 pub async fn clean_up(pool: &PgPool, engine: &DockerRuntime) {
     for (id, _) in owners(pool).await {
@@ -207,17 +227,7 @@ async fn the_warm_pool_serves_a_create_from_a_container_started_before_it() {
     let (db, pool, key) = db_with_key().await;
     let engine = engine().await;
     let server = serve_docker(&db, &[("WARREN_POOL__TEMPLATES", "{base=1}")]).await;
-    let ready = || async {
-        sqlx::query_scalar::<_, String>("SELECT id FROM pool_sandboxes WHERE status = 'ready'")
-            .fetch_optional(&pool)
-            .await
-            .unwrap()
-    };
-    eventually("the pool fills", || async {
-        ready().await.map(drop).ok_or_else(|| "empty".to_owned())
-    })
-    .await;
-    let pooled = ready().await.unwrap();
+    let pooled = pool_filled(&pool).await;
     assert_eq!(
         engine_state(&engine).await.get(&pooled),
         Some(&RuntimeState::Running),
@@ -246,7 +256,7 @@ async fn the_warm_pool_serves_a_create_from_a_container_started_before_it() {
     assert_eq!(out["stdout"], "pooled\n", "{out}");
     // The claim woke the refill.
     eventually("the pool refills", || async {
-        match ready().await {
+        match ready_pooled(&pool).await {
             Some(id) if id != pooled => Ok(()),
             other => Err(format!("ready: {other:?}")),
         }

@@ -3,9 +3,12 @@
 
 mod auth;
 mod bad_input;
+mod bench_smoke;
 mod capacity;
 mod docker;
 mod e2e;
+mod embedded;
+mod gvisor;
 mod helpers;
 mod lifecycle;
 mod pool;

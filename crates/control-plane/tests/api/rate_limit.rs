@@ -86,3 +86,51 @@ async fn a_wrong_secret_does_not_spend_the_budget() {
     }
     assert_eq!(app.get("/v1/sandboxes").await.status(), 200);
 }
+
+#[tokio::test]
+async fn leased_tokens_are_spent_in_process_and_the_headers_stay_exact() {
+    let app = spawn_app_with(|s| {
+        s.limits.rate_limit = 1000;
+        s.limits.rate_window_seconds = 3600;
+        s.limits.rate_lease_fraction = 0.01;
+    })
+    .await;
+    app.state.auth_cache.listening().await;
+    for remaining in (990..1000).rev() {
+        let r = app.get("/v1/sandboxes").await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(header(&r, "x-ratelimit-remaining"), remaining);
+    }
+    // Several tokens were taken at once: the bucket in Postgres is ahead of the requests served.
+    let (granted, tokens): (i32, f64) = sqlx::query_as(
+        "SELECT last_granted, tokens FROM rate_limit_buckets WHERE organization_id = $1",
+    )
+    .bind(app.org_id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(granted > 1, "lease of {granted}");
+    assert!(tokens < 990.0, "{tokens} tokens left in the bucket");
+}
+
+#[tokio::test]
+async fn a_changed_org_limit_applies_once_heard() {
+    let app = spawn_app_with(|s| s.limits.rate_window_seconds = 3600).await;
+    let cache = app.state.auth_cache.clone();
+    cache.listening().await;
+    assert_eq!(
+        header(&app.get("/v1/sandboxes").await, "x-ratelimit-limit"),
+        600
+    );
+    let mut heard = cache.notifications();
+    sqlx::query("UPDATE organizations SET rate_limit = 5 WHERE id = $1")
+        .bind(app.org_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let expected = format!("org:{}", app.org_id);
+    while *heard.recv().await.unwrap() != *expected {}
+    let r = app.get("/v1/sandboxes").await;
+    assert_eq!(header(&r, "x-ratelimit-limit"), 5);
+    assert_eq!(header(&r, "x-ratelimit-remaining"), 4);
+}

@@ -2,6 +2,8 @@
 //! ports) through `warren serve`'s port, with routes from Postgres kept current by NOTIFY.
 
 use futures::{SinkExt as _, StreamExt as _};
+use http_body_util::BodyExt as _;
+use hyper::client::conn::http1::SendRequest;
 use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -416,6 +418,47 @@ async fn client_disconnects_reach_the_sandbox() {
     assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
     drop(tcp);
     assert_eq!(events.recv().await, Some("download dropped"));
+}
+
+#[tokio::test]
+async fn a_keep_alive_client_keeps_its_upstream_connection() {
+    let r = spawn_router_app().await;
+    let sb = r.sandbox(json!({})).await;
+    let (port, _) = stand_in_app().await;
+    let host = r.host(&format!("{port}-{}", sb.id));
+    let connection = || async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", r.app.port))
+            .await
+            .unwrap();
+        let io = hyper_util::rt::TokioIo::new(tcp);
+        let (send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(conn);
+        send
+    };
+    // Where the app saw a request come from.
+    let peer = async |send: &mut SendRequest<String>, path: &str| {
+        let req = http::Request::get(path)
+            .header("host", &host)
+            .body(String::new())
+            .unwrap();
+        send.ready().await.unwrap();
+        let response = send.send_request(req).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let echo: Value = serde_json::from_slice(&body).unwrap();
+        echo["peer"].as_str().unwrap().to_owned()
+    };
+
+    let mut one = connection().await;
+    let first = peer(&mut one, "/echo").await;
+    assert_eq!(peer(&mut one, "/echo").await, first);
+    // The app closes the connection after this answer: the next request opens a new one.
+    assert_eq!(peer(&mut one, "/close").await, first);
+    let second = peer(&mut one, "/echo").await;
+    assert_ne!(second, first);
+    assert_eq!(peer(&mut one, "/echo").await, second);
+    let mut other = connection().await;
+    assert_ne!(peer(&mut other, "/echo").await, second);
 }
 
 #[tokio::test]

@@ -2,12 +2,13 @@
 //! run a real `warren-agent` process (`test_support::agent`), and a small HTTP + WebSocket server
 //! standing in for an app that serves a port inside the sandbox.
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::ws::{Message as AxumMessage, WebSocketUpgrade};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use futures::StreamExt as _;
@@ -161,7 +162,8 @@ pub async fn assert_router_error(r: reqwest::Response, status: u16, code: &str) 
 pub type Events = mpsc::UnboundedReceiver<&'static str>;
 
 /// The stand-in app on `127.0.0.1:{port}`:
-/// - `GET /echo` answers the request's headers as JSON, with some hop-by-hop headers of its own;
+/// - `GET /echo` answers the request's headers and the address it came from (`peer`) as JSON, with
+///   some hop-by-hop headers of its own; `GET /close` does the same and closes the connection;
 /// - `GET /ws` echoes WebSocket text frames;
 /// - `POST /sink` reads the body and reports `"upload ended"` or `"upload broken"`;
 /// - `GET /endless` streams forever and reports `"download dropped"` when its body is dropped.
@@ -169,6 +171,7 @@ pub async fn stand_in_app() -> (u16, Events) {
     let (tx, rx) = mpsc::unbounded_channel();
     let app = axum::Router::new()
         .route("/echo", get(echo))
+        .route("/close", get(close))
         .route("/ws", any(ws_echo))
         .route("/sink", post(sink))
         .route("/endless", get(endless))
@@ -177,22 +180,31 @@ pub async fn stand_in_app() -> (u16, Events) {
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (port, rx)
 }
 
-async fn echo(req: Request) -> Response {
+async fn echo(ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
     let headers: serde_json::Map<String, Value> = req
         .headers()
         .iter()
         .map(|(k, v)| (k.to_string(), Value::from(v.to_str().unwrap_or("?"))))
         .collect();
-    let mut response = axum::Json(json!({ "headers": headers })).into_response();
+    let body = json!({ "headers": headers, "peer": peer.to_string() });
+    let mut response = axum::Json(body).into_response();
     let h = response.headers_mut();
     h.insert("connection", "x-hop".parse().expect("value"));
     h.insert("x-hop", "1".parse().expect("value"));
     h.insert("keep-alive", "timeout=9".parse().expect("value"));
     h.insert("x-app", "1".parse().expect("value"));
+    response
+}
+
+async fn close(peer: ConnectInfo<SocketAddr>, req: Request) -> Response {
+    let mut response = echo(peer, req).await;
+    let close = "close".parse().expect("value");
+    response.headers_mut().insert("connection", close);
     response
 }
 

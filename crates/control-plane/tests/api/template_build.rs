@@ -243,6 +243,11 @@ async fn builds_fail_with_reasons_and_templates_follow_the_rules() {
         {"type": "COPY", "args": ["x", "/x"], "filesHash": "not-uploaded"}]});
     let r = app.post("/v1/templates/build", &copy_missing).await;
     assert_error(r, 400, "INVALID_REQUEST").await;
+    let unknown_isolation = json!({"name": "never", "from_image": BASE_IMAGE, "isolation": "vm",
+        "steps": [{"type": "RUN", "args": ["true"]}]});
+    let r = app.post("/v1/templates/build", &unknown_isolation).await;
+    let err = assert_error(r, 400, "INVALID_REQUEST").await;
+    assert!(err.to_string().contains("unknown isolation"), "{err}");
     assert_error(
         app.get(&app.key, "/v1/templates/never").await,
         404,

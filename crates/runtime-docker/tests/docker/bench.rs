@@ -56,6 +56,7 @@ async fn cold_create_against_the_raw_floor() {
                 sandbox_id: spec.sandbox_id.clone(),
                 template: spec.template.clone(),
                 image: spec.image.clone(),
+                isolation: spec.isolation,
                 resources: spec.resources,
                 configure_secret: "bench-secret".into(),
             })

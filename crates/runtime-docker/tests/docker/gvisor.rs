@@ -1,15 +1,17 @@
-//! Sandboxes under gVisor (`oci_runtime = "runsc-hostnet"`, a runtime `scripts/docker-engine.sh`
-//! configures in the engine): the agent runs Python and bash, user code is uid 1000, and the
-//! agent's secrets stay out of its reach even though gVisor lets it read `/proc/1/environ`.
+//! Sandboxes of `isolation: gvisor` (setting `gvisor_runtime`, `runsc-hostnet`: a runtime
+//! `scripts/docker-engine.sh` configures in the engine): the agent runs Python and bash, user code is
+//! uid 1000, and the agent's secrets stay out of its reach even though gVisor lets it read
+//! `/proc/1/environ`.
 
-use runtime::SandboxRuntime as _;
+use runtime::{Isolation, SandboxRuntime as _};
 
 use crate::helpers::*;
 
 #[tokio::test]
 async fn a_gvisor_sandbox_runs_code_and_keeps_its_secrets() {
-    let rt = runtime_with(GVISOR).await;
-    let (spec, key, _cleanup) = spec(PYTHON_IMAGE);
+    let rt = runtime().await;
+    let (mut spec, key, _cleanup) = spec(PYTHON_IMAGE);
+    spec.isolation = Isolation::Gvisor;
     let id = spec.sandbox_id.clone();
     let sbx = rt.create(&spec).await.unwrap();
     let out = bash(sbx.agent_addr, &id, &key, "id -u; dmesg | head -1").await;

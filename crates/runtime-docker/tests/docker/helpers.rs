@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use api_types::agent::{ExecuteRequest, ExecuteResponse};
-use runtime::{Resources, SandboxSpec};
+use runtime::{Isolation, Resources, SandboxSpec};
 use runtime_docker::{DockerRuntime, DockerSettings};
 use sandbox_token::TokenKey;
 
@@ -20,18 +20,9 @@ pub const PYTHON_IMAGE: &str = "warren/template-python:latest";
 /// Connects with the settings every real-engine test uses (`test_support::docker`: the static
 /// agent from `WARREN_AGENT_STATIC_BIN` or a cached static debug build).
 pub async fn runtime() -> DockerRuntime {
-    runtime_with(&DockerSettings::default().oci_runtime).await
-}
-
-/// The gVisor runtime that uses the container's own network namespace.
-pub const GVISOR: &str = "runsc-hostnet";
-
-/// [`runtime`] with sandboxes under the OCI runtime `oci_runtime`.
-pub async fn runtime_with(oci_runtime: &str) -> DockerRuntime {
     let settings = DockerSettings {
         // Apart from the control plane's tests, whose reconciler removes containers it has no row for.
         instance: "runtime-docker-tests".into(),
-        oci_runtime: oci_runtime.into(),
         ..test_support::docker::docker_settings()
     };
     DockerRuntime::connect(&settings)
@@ -60,6 +51,7 @@ pub fn spec(image: &str) -> (SandboxSpec, TokenKey, Cleanup) {
         sandbox_id: sandbox_id(),
         template: "test".into(),
         image: image.into(),
+        isolation: Isolation::Container,
         resources: resources(),
         env_vars: BTreeMap::new(),
         internet_access: true,

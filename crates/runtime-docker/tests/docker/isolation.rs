@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Child, Command};
 
-use runtime::SandboxRuntime as _;
+use runtime::{Isolation, SandboxRuntime as _};
 
 use crate::helpers::*;
 
@@ -15,19 +15,23 @@ const METADATA: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(169, 254, 
 
 #[tokio::test]
 async fn sandboxes_reach_neither_each_other_nor_the_host_nor_metadata() {
-    isolation_holds(runtime().await).await;
+    isolation_holds(Isolation::Container).await;
 }
 
 /// gVisor's `runsc-hostnet` uses the container's own network namespace, on the same bridges.
 #[tokio::test]
 async fn gvisor_sandboxes_are_isolated_alike() {
-    isolation_holds(runtime_with(GVISOR).await).await;
+    isolation_holds(Isolation::Gvisor).await;
 }
 
-async fn isolation_holds(rt: runtime_docker::DockerRuntime) {
-    let (a, key_a, _ca) = spec(BASE_IMAGE);
-    let (b, _key_b, _cb) = spec(BASE_IMAGE);
+async fn isolation_holds(isolation: Isolation) {
+    let rt = runtime().await;
+    let (mut a, key_a, _ca) = spec(BASE_IMAGE);
+    let (mut b, _key_b, _cb) = spec(BASE_IMAGE);
     let (mut c, key_c, _cc) = spec(BASE_IMAGE);
+    for s in [&mut a, &mut b, &mut c] {
+        s.isolation = isolation;
+    }
     c.internet_access = false;
     let (sa, sb, sc) = tokio::try_join!(rt.create(&a), rt.create(&b), rt.create(&c)).unwrap();
     let metadata = FakeMetadata::start();

@@ -113,6 +113,12 @@ async fn non_template_images_work() {
     let sbx = rt.create(&empty).await.unwrap();
     assert!(healthy(sbx.agent_addr).await);
     rt.destroy(&empty.sandbox_id).await.unwrap();
+    // Each import makes a new image; remove it so runs leave no dangling images behind.
+    let removed = std::process::Command::new("docker")
+        .args(["rmi", "warren-test/empty:latest"])
+        .output()
+        .unwrap();
+    assert!(removed.status.success(), "{removed:?}");
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 //! `WARREN_AGENT_STATIC_BIN` or built once (a static debug build, cached by cargo).
 
 mod agent_sdk;
+mod agent_volume;
 mod bench;
 mod destructive;
 mod gvisor;

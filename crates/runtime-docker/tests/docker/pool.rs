@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use runtime::{PooledSandbox, PooledSpec, SandboxRuntime as _, SandboxSpec};
+use runtime::{Isolation, PooledSandbox, PooledSpec, SandboxRuntime as _, SandboxSpec};
 use runtime_docker::DockerRuntime;
 use sandbox_token::TokenKey;
 
@@ -17,6 +17,7 @@ async fn pooled() -> (DockerRuntime, PooledSandbox, Cleanup) {
         sandbox_id: id.clone(),
         template: "base".into(),
         image: BASE_IMAGE.into(),
+        isolation: Isolation::Container,
         resources: resources(),
         configure_secret: uuid::Uuid::new_v4().simple().to_string(),
     };
@@ -30,6 +31,7 @@ fn owner(sandbox_id: &str, key: &TokenKey, internet_access: bool) -> SandboxSpec
         sandbox_id: sandbox_id.into(),
         template: "base".into(),
         image: BASE_IMAGE.into(),
+        isolation: Isolation::Container,
         resources: resources(),
         env_vars: BTreeMap::from([("OWNER".to_owned(), "me".to_owned())]),
         internet_access,
