@@ -1,4 +1,6 @@
 //! `warren-agent [--] [start command…]`: see the library docs and `docs/agent.md`.
+//! `warren-agent --hold`: does nothing until SIGTERM or SIGINT (the process of the Docker backend's
+//! network-namespace holders, docs/runtime-docker.md).
 
 use std::process::ExitCode;
 
@@ -6,6 +8,9 @@ use warren_agent::Application;
 use warren_agent::config::Config;
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("--hold") {
+        return hold();
+    }
     let filter = std::env::var("WARREN_AGENT_LOG").unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
@@ -33,6 +38,22 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "warren-agent failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Waits for SIGTERM or SIGINT with both blocked, so that as PID 1 (which has no default action for
+/// them) it still ends on `docker stop`.
+fn hold() -> ExitCode {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGTERM);
+    signals.add(Signal::SIGINT);
+    match signals.thread_block().and_then(|()| signals.wait()) {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("warren-agent --hold: {e}");
             ExitCode::FAILURE
         }
     }

@@ -110,6 +110,9 @@ pub struct Plan<'a> {
     pub disk: Option<&'a SandboxDisk>,
     /// Host path of the sandbox's secrets file, written from [`secrets`].
     pub secrets: &'a Path,
+    /// The network-namespace holder whose network it joins instead of joining `request.network`
+    /// itself (its hostname is then the holder's).
+    pub holder: Option<&'a str>,
 }
 
 /// The content of the sandbox's secrets file: what its agent must know and user code must not.
@@ -156,7 +159,7 @@ pub fn create_body(settings: &DockerSettings, plan: &Plan<'_>) -> ContainerCreat
         .collect();
     ContainerCreateBody {
         image: Some(request.image.to_owned()),
-        hostname: Some(request.sandbox_id.to_owned()),
+        hostname: plan.holder.is_none().then(|| request.sandbox_id.to_owned()),
         user: Some("0".into()),
         entrypoint: Some(vec![agent_entrypoint(settings)]),
         cmd: Some(cmd),
@@ -176,35 +179,43 @@ fn user_env(vars: &BTreeMap<String, String>) -> impl Iterator<Item = String> + '
 }
 
 /// The agent's path inside the sandbox: in the agent volume when there is one.
-fn agent_entrypoint(settings: &DockerSettings) -> String {
+pub fn agent_entrypoint(settings: &DockerSettings) -> String {
     match settings.agent_volume {
         Some(_) => format!("{AGENT_VOLUME_DIR}/{AGENT_IN_VOLUME}"),
         None => AGENT_PATH.to_owned(),
     }
 }
 
+/// The binds and mounts that put the agent where [`agent_entrypoint`] runs it.
+pub fn agent_mounts(settings: &DockerSettings) -> (Vec<String>, Vec<Mount>) {
+    match &settings.agent_volume {
+        Some(volume) => {
+            let mount = Mount {
+                target: Some(AGENT_VOLUME_DIR.into()),
+                source: Some(volume.clone()),
+                typ: Some(MountType::VOLUME),
+                read_only: Some(true),
+                volume_options: Some(MountVolumeOptions {
+                    no_copy: Some(true),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            };
+            (Vec::new(), vec![mount])
+        }
+        None => {
+            let bind = format!("{}:{AGENT_PATH}:ro", settings.agent_binary.display());
+            (vec![bind], Vec::new())
+        }
+    }
+}
+
 fn host_config(settings: &DockerSettings, plan: &Plan<'_>) -> HostConfig {
     let resources = plan.request.resources;
     let memory = i64::from(resources.memory_mb) << 20;
-    let mut binds = vec![format!("{}:{SECRETS_PATH}:ro", plan.secrets.display())];
-    let mut mounts = plan.disk.map(disk_mounts).unwrap_or_default();
-    match &settings.agent_volume {
-        Some(volume) => mounts.push(Mount {
-            target: Some(AGENT_VOLUME_DIR.into()),
-            source: Some(volume.clone()),
-            typ: Some(MountType::VOLUME),
-            read_only: Some(true),
-            volume_options: Some(MountVolumeOptions {
-                no_copy: Some(true),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        None => binds.push(format!(
-            "{}:{AGENT_PATH}:ro",
-            settings.agent_binary.display()
-        )),
-    }
+    let (mut binds, mut mounts) = agent_mounts(settings);
+    binds.push(format!("{}:{SECRETS_PATH}:ro", plan.secrets.display()));
+    mounts.extend(plan.disk.map(disk_mounts).unwrap_or_default());
     let ulimit = |name: &str, limit: i64| ResourcesUlimits {
         name: Some(name.into()),
         soft: Some(limit),
@@ -213,7 +224,10 @@ fn host_config(settings: &DockerSettings, plan: &Plan<'_>) -> HostConfig {
     HostConfig {
         binds: Some(binds),
         mounts: Some(mounts),
-        network_mode: Some(plan.request.network.to_owned()),
+        network_mode: Some(match plan.holder {
+            Some(holder) => format!("container:{holder}"),
+            None => plan.request.network.to_owned(),
+        }),
         runtime: Some(settings.oci_runtime_of(plan.request.isolation).to_owned()),
         privileged: Some(false),
         cap_drop: Some(vec!["ALL".into()]),
@@ -304,6 +318,7 @@ mod tests {
             facts,
             disk: None,
             secrets: Path::new("/state/secrets/sbx1"),
+            holder: None,
         }
     }
 
@@ -384,6 +399,26 @@ mod tests {
             (Some("agent-vol"), Some(AGENT_VOLUME_DIR))
         );
         assert_eq!(mount.read_only, Some(true));
+    }
+
+    #[test]
+    fn a_sandbox_joins_its_holder_network_namespace() {
+        let f = facts();
+        let pool = Identity::Pool {
+            configure_secret: "s",
+        };
+        let mut p = plan(&f, pool);
+        assert_eq!(
+            create_body(&DockerSettings::default(), &p)
+                .hostname
+                .as_deref(),
+            Some("sbx1")
+        );
+        p.holder = Some("warren-sbx1-net");
+        let body = create_body(&DockerSettings::default(), &p);
+        assert_eq!(body.hostname, None);
+        let mode = body.host_config.unwrap().network_mode.unwrap();
+        assert_eq!(mode, "container:warren-sbx1-net");
     }
 
     #[test]

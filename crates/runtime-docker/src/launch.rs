@@ -4,13 +4,14 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
 use futures::StreamExt as _;
 use runtime::RuntimeError;
 use tokio::time::Instant;
 
 use crate::container::{self, AGENT_PORT, ImageFacts, Plan, Request};
-use crate::engine::{container_name, failed, map_err, map_transport, status_of};
+use crate::engine::{LABEL_HOLDER, container_name, failed, map_err, map_transport, status_of};
 use crate::{DockerRuntime, SandboxRuntime as _, agent};
 
 /// How often the container's state is checked while waiting for its agent.
@@ -21,12 +22,16 @@ const LOG_TAIL_LINES: &str = "20";
 impl DockerRuntime {
     /// Creates and starts the sandbox's container; its agent's address once `/health` answers 200.
     pub(crate) async fn launch(&self, request: Request<'_>) -> Result<SocketAddr, RuntimeError> {
-        let sandbox_id = request.sandbox_id;
+        let (sandbox_id, network) = (request.sandbox_id, request.network);
         let result = self.try_launch(request).await;
         if result.is_err()
             && let Err(e) = self.destroy(sandbox_id).await
         {
             tracing::warn!(sandbox.id = sandbox_id, error = %e, "cleanup after a failed launch");
+        }
+        // After the launch, so that refilling does not compete with it for the engine.
+        if self.holders.enabled() {
+            self.holders.refill(network);
         }
         result
     }
@@ -49,6 +54,11 @@ impl DockerRuntime {
             None => None,
         };
         phases.end("disk");
+        let holder = match self.holders.enabled() {
+            true => Some(self.holders.attach(sandbox_id, request.network).await?),
+            false => None,
+        };
+        phases.end("holder");
         let secrets = self
             .secrets
             .save(sandbox_id, &container::secrets(&request.identity))?;
@@ -57,6 +67,7 @@ impl DockerRuntime {
             facts: &facts,
             disk: disk.as_ref(),
             secrets: &secrets,
+            holder: holder.as_deref(),
         };
         let body = container::create_body(&self.settings, &plan);
         let name = container_name(sandbox_id);
@@ -119,13 +130,54 @@ impl DockerRuntime {
         }
     }
 
-    /// The agent address of a started container: its IP on its (only) network, port 7777.
-    pub(crate) async fn agent_addr(&self, sandbox_id: &str) -> Result<SocketAddr, RuntimeError> {
+    /// The container that has the sandbox's network endpoint: the holder it joined, else itself.
+    pub(crate) async fn network_owner(
+        &self,
+        sandbox_id: &str,
+    ) -> Result<ContainerInspectResponse, RuntimeError> {
         let inspect = self
             .docker
             .inspect_container(&container_name(sandbox_id), None)
             .await
             .map_err(|e| map_err(sandbox_id, e))?;
+        let mode = inspect
+            .host_config
+            .as_ref()
+            .and_then(|h| h.network_mode.as_deref());
+        let Some(holder) = mode.and_then(|m| m.strip_prefix("container:")) else {
+            return Ok(inspect);
+        };
+        match self.docker.inspect_container(holder, None).await {
+            Ok(holder) => Ok(holder),
+            Err(e) if status_of(&e) == Some(404) => Err(failed(format!(
+                "the network holder of sandbox {sandbox_id} is gone: the sandbox cannot run again"
+            ))),
+            Err(e) => Err(map_err(sandbox_id, e)),
+        }
+    }
+
+    /// Starts the holder a stopped sandbox joined, if it is not running (after an engine restart).
+    pub(crate) async fn start_holder(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
+        let owner = self.network_owner(sandbox_id).await?;
+        let labels = owner.config.as_ref().and_then(|c| c.labels.as_ref());
+        let is_holder = labels.is_some_and(|l| l.contains_key(LABEL_HOLDER));
+        if !is_holder || owner.state.and_then(|s| s.running) == Some(true) {
+            return Ok(());
+        }
+        match self
+            .docker
+            .start_container(&owner.id.unwrap_or_default(), None)
+            .await
+        {
+            Err(e) if status_of(&e) != Some(304) => Err(map_err(sandbox_id, e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The agent address of a started sandbox: the IP on its (only) network of its container or its
+    /// holder, port 7777.
+    pub(crate) async fn agent_addr(&self, sandbox_id: &str) -> Result<SocketAddr, RuntimeError> {
+        let inspect = self.network_owner(sandbox_id).await?;
         let ip = inspect
             .network_settings
             .and_then(|n| n.networks)

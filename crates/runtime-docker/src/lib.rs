@@ -7,6 +7,7 @@ mod claims;
 mod container;
 mod disk;
 mod engine;
+mod holder;
 mod launch;
 mod network;
 mod secrets;
@@ -29,9 +30,10 @@ use crate::claims::{Claim, ClaimStore};
 use crate::container::Identity;
 use crate::disk::DiskPool;
 use crate::engine::{
-    LABEL_INSTANCE, LABEL_MANAGED, LABEL_SANDBOX_ID, check_sandbox_id, container_name, failed,
-    map_err, map_transport,
+    LABEL_HOLDER, LABEL_INSTANCE, LABEL_MANAGED, LABEL_SANDBOX_ID, check_sandbox_id,
+    container_name, failed, map_err, map_transport,
 };
+use crate::holder::Holders;
 use crate::secrets::SecretStore;
 
 pub use settings::{DockerSettings, NetworkSettings};
@@ -48,6 +50,7 @@ pub struct DockerRuntime {
     docker: Docker,
     settings: DockerSettings,
     disk: Option<DiskPool>,
+    holders: Holders,
     claims: ClaimStore,
     secrets: SecretStore,
     http: reqwest::Client,
@@ -93,6 +96,7 @@ impl DockerRuntime {
         if settings.firewall {
             network::install_firewall().await?;
         }
+        let holders = Holders::open(&docker, settings).await?;
         let disk = match &settings.sandbox_disk_dir {
             Some(dir) => {
                 let pool = DiskPool::open(dir).await?;
@@ -110,6 +114,7 @@ impl DockerRuntime {
             docker,
             settings: settings.clone(),
             disk,
+            holders,
             claims: ClaimStore::open(&settings.state_dir)?,
             secrets: SecretStore::open(&settings.state_dir)?,
             http: agent::client()?,
@@ -129,9 +134,10 @@ impl DockerRuntime {
         }
     }
 
-    /// Moves a running container from the egress network to the internal one; its new agent address.
+    /// Moves a running sandbox (its holder, if it joined one) from the egress network to the
+    /// internal one; its new agent address.
     async fn isolate(&self, sandbox_id: &str) -> Result<SocketAddr, RuntimeError> {
-        let name = container_name(sandbox_id);
+        let name = self.network_owner(sandbox_id).await?.id.unwrap_or_default();
         let disconnect = bollard::models::NetworkDisconnectRequest {
             container: name.clone(),
             force: Some(true),
@@ -267,6 +273,7 @@ impl SandboxRuntime for DockerRuntime {
     }
 
     async fn start(&self, sandbox_id: &str) -> Result<RuntimeSandbox, RuntimeError> {
+        self.start_holder(sandbox_id).await?;
         let agent_addr = self.start_and_wait(sandbox_id).await?;
         if let Some(claim) = self.claims.load(sandbox_id)? {
             agent::configure(&self.http, agent_addr, &claim.secret, &claim.request).await?;
@@ -280,6 +287,7 @@ impl SandboxRuntime for DockerRuntime {
     async fn destroy(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
         check_sandbox_id(sandbox_id)?;
         self.remove_container(sandbox_id).await?;
+        holder::remove(&self.docker, &holder::holder_name(sandbox_id)).await?;
         if let Some(disk) = &self.disk {
             disk.remove(sandbox_id).await?;
         }
@@ -303,17 +311,30 @@ impl SandboxRuntime for DockerRuntime {
             .list_containers(Some(options))
             .await
             .map_err(map_transport)?;
-        Ok(containers
-            .into_iter()
-            .filter_map(|c| {
-                let sandbox_id = c.labels?.remove(LABEL_SANDBOX_ID)?;
+        // A sandbox whose container is gone but whose holder remains is listed as stopped, so that
+        // the reconciler's destroy removes the holder too.
+        let mut sandboxes = HashMap::new();
+        for c in containers {
+            let mut labels = c.labels.unwrap_or_default();
+            if labels.contains_key(LABEL_HOLDER) {
+                let names = c.names.iter().flatten();
+                if let Some(id) = names.filter_map(|n| holder::sandbox_of(n)).next() {
+                    sandboxes
+                        .entry(id.to_owned())
+                        .or_insert(RuntimeState::Stopped);
+                }
+            } else if let Some(sandbox_id) = labels.remove(LABEL_SANDBOX_ID) {
                 let state = match c.state {
                     Some(S::RUNNING | S::RESTARTING) => RuntimeState::Running,
                     Some(S::PAUSED) => RuntimeState::Paused,
                     _ => RuntimeState::Stopped,
                 };
-                Some(RuntimeStatus { sandbox_id, state })
-            })
+                sandboxes.insert(sandbox_id, state);
+            }
+        }
+        Ok(sandboxes
+            .into_iter()
+            .map(|(sandbox_id, state)| RuntimeStatus { sandbox_id, state })
             .collect())
     }
 }

@@ -61,13 +61,17 @@ pub fn spec(image: &str) -> (SandboxSpec, TokenKey, Cleanup) {
     (spec, key, cleanup)
 }
 
-/// Removes a sandbox's container and subvolume when dropped (after a panic too).
+/// Removes a sandbox's container, its network holder and its subvolume when dropped (after a panic too).
 pub struct Cleanup(pub String);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
+        let (container, holder) = (
+            format!("warren-{}", self.0),
+            format!("warren-{}-net", self.0),
+        );
         let _ = Command::new("docker")
-            .args(["rm", "-f", "-v", &format!("warren-{}", self.0)])
+            .args(["rm", "-f", "-v", &container, &holder])
             .output();
         let dir = subvolume(&self.0);
         if dir.exists() {
@@ -95,6 +99,20 @@ pub fn container_exists(sandbox_id: &str) -> bool {
         .expect("run docker")
         .status
         .success()
+}
+
+/// Docker's answer to `docker inspect --format FORMAT NAME`, if NAME exists.
+pub fn inspect(name: &str, format: &str) -> Option<String> {
+    let out = Command::new("docker")
+        .args(["inspect", "--format", format, name])
+        .output()
+        .expect("run docker");
+    out.status.success().then(|| {
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
+    })
 }
 
 /// The environment the container of `sandbox_id` was created with.

@@ -9,6 +9,7 @@ mod bench;
 mod destructive;
 mod gvisor;
 mod helpers;
+mod holders;
 mod isolation;
 mod lifecycle;
 mod pool;

@@ -1,0 +1,304 @@
+//! Network-namespace holders: tiny containers started ahead on each sandbox network, whose network
+//! namespace a sandbox container joins (`container:` network mode), so that its start skips the
+//! engine's network setup of a user-defined network (embedded DNS, iptables: the pause-container
+//! pattern). Each process keeps a small pool of spares per network (setting `network_holders`); a
+//! create claims one by renaming it to `warren-{id}-net`, or starts one inline when none is left.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, RenameContainerOptions,
+};
+use futures::TryStreamExt as _;
+use runtime::RuntimeError;
+
+use crate::DockerSettings;
+use crate::container::{agent_entrypoint, agent_mounts};
+use crate::engine::{
+    LABEL_HOLDER, LABEL_INSTANCE, LABEL_MANAGED, map_err, map_transport, status_of,
+};
+
+/// The empty image holders run from (made at connect if missing): the agent is their only file.
+const IMAGE: &str = "warren/holder:latest";
+/// Name prefix of unclaimed holders.
+const SPARE_PREFIX: &str = "warren-spare-";
+/// The hostname of every holder, so of every sandbox that joins one (a container cannot set its
+/// own hostname in `container:` network mode).
+const HOSTNAME: &str = "sandbox";
+/// Memory of a holder, MiB; it runs one sleeping process.
+const MEMORY_MB: i64 = 16;
+/// Most processes in a holder.
+const PIDS_LIMIT: i64 = 4;
+/// An unprivileged uid:gid for the holding process.
+const USER: &str = "65534:65534";
+
+/// The holder's container name of a sandbox.
+pub fn holder_name(sandbox_id: &str) -> String {
+    format!("warren-{sandbox_id}-net")
+}
+
+/// The sandbox id of a claimed holder's container name (as the engine lists it, with a leading `/`).
+pub fn sandbox_of(name: &str) -> Option<&str> {
+    name.trim_start_matches('/')
+        .strip_prefix("warren-")?
+        .strip_suffix("-net")
+}
+
+/// Spare holders of this process, per network, and whether a refill of that network runs.
+#[derive(Debug, Default)]
+struct Pool {
+    spares: Vec<String>,
+    filling: bool,
+}
+
+/// This process's holders.
+#[derive(Debug, Clone)]
+pub struct Holders {
+    docker: Docker,
+    settings: Arc<DockerSettings>,
+    pools: Arc<Mutex<HashMap<String, Pool>>>,
+}
+
+impl Holders {
+    /// Prepares holders on `docker`: makes the holder image if missing and removes the spare holders
+    /// of this `instance` that earlier processes left (a live process's spare may go too: its claim
+    /// then falls back). The pool of the egress network starts filling in the background.
+    pub async fn open(docker: &Docker, settings: &DockerSettings) -> Result<Self, RuntimeError> {
+        let holders = Self {
+            docker: docker.clone(),
+            settings: Arc::new(settings.clone()),
+            pools: Arc::default(),
+        };
+        holders.remove_spares().await?;
+        if settings.network_holders > 0 {
+            holders.ensure_image().await?;
+            holders.refill(&settings.network.name);
+        }
+        Ok(holders)
+    }
+
+    /// Whether sandboxes join holders (setting `network_holders` above 0).
+    pub fn enabled(&self) -> bool {
+        self.settings.network_holders > 0
+    }
+
+    async fn ensure_image(&self) -> Result<(), RuntimeError> {
+        match self.docker.inspect_image(IMAGE).await {
+            Ok(_) => return Ok(()),
+            Err(e) if status_of(&e) == Some(404) => {}
+            Err(e) => return Err(map_transport(e)),
+        }
+        let (repo, tag) = IMAGE.split_once(':').unwrap_or((IMAGE, "latest"));
+        let options = CreateImageOptionsBuilder::new()
+            .from_src("-")
+            .repo(repo)
+            .tag(tag)
+            .build();
+        // An empty tar archive: two zero blocks.
+        let empty_tar = bollard::body_full(vec![0u8; 1024].into());
+        self.docker
+            .create_image(Some(options), Some(empty_tar), None)
+            .try_collect::<Vec<_>>()
+            .await
+            .map_err(map_transport)?;
+        Ok(())
+    }
+
+    async fn remove_spares(&self) -> Result<(), RuntimeError> {
+        let labels = vec![
+            LABEL_HOLDER.to_owned(),
+            format!("{LABEL_INSTANCE}={}", self.settings.instance),
+        ];
+        let filters = HashMap::from([("label", labels)]);
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let containers = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(map_transport)?;
+        let spares = containers
+            .into_iter()
+            .flat_map(|c| c.names.into_iter().flatten())
+            .filter(|n| n.trim_start_matches('/').starts_with(SPARE_PREFIX));
+        for name in spares {
+            remove(&self.docker, name.trim_start_matches('/')).await?;
+        }
+        Ok(())
+    }
+
+    /// A running holder on `network` named for `sandbox_id`: a spare of the pool, else one started
+    /// now. Its container name.
+    pub async fn attach(&self, sandbox_id: &str, network: &str) -> Result<String, RuntimeError> {
+        let name = holder_name(sandbox_id);
+        while let Some(spare) = self.pop(network) {
+            let rename = RenameContainerOptions { name: name.clone() };
+            match self.docker.rename_container(&spare, rename).await {
+                Ok(()) => return Ok(name),
+                // A holder of an earlier attempt at the same id has the name: replaced below.
+                Err(e) if status_of(&e) == Some(409) => {
+                    self.pools_lock()
+                        .entry(network.to_owned())
+                        .or_default()
+                        .spares
+                        .push(spare);
+                    break;
+                }
+                // Gone (removed by another process's connect) or broken: the next one.
+                Err(e) => {
+                    tracing::debug!(holder = spare, error = %e, "spare holder unusable");
+                    let _ = remove(&self.docker, &spare).await;
+                }
+            }
+        }
+        if let Err(e) = self.start(&name, network).await {
+            // A holder of an earlier attempt at the same id: replace it.
+            if self.docker.inspect_container(&name, None).await.is_err() {
+                return Err(e);
+            }
+            remove(&self.docker, &name).await?;
+            self.start(&name, network).await?;
+        }
+        Ok(name)
+    }
+
+    fn pools_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pool>> {
+        self.pools.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn pop(&self, network: &str) -> Option<String> {
+        self.pools_lock().get_mut(network)?.spares.pop()
+    }
+
+    /// Tops the pool of `network` up to `network_holders` spares in the background.
+    pub fn refill(&self, network: &str) {
+        {
+            let mut pools = self.pools_lock();
+            let pool = pools.entry(network.to_owned()).or_default();
+            if pool.filling || pool.spares.len() >= self.settings.network_holders {
+                return;
+            }
+            pool.filling = true;
+        }
+        let holders = self.clone();
+        let network = network.to_owned();
+        tokio::spawn(async move {
+            loop {
+                let full = {
+                    let mut pools = holders.pools_lock();
+                    let pool = pools.entry(network.clone()).or_default();
+                    let full = pool.spares.len() >= holders.settings.network_holders;
+                    pool.filling = !full;
+                    full
+                };
+                if full {
+                    return;
+                }
+                let uuid = uuid::Uuid::new_v4().simple().to_string();
+                let name = format!("{SPARE_PREFIX}{}", &uuid[..12]);
+                if let Err(e) = holders.start(&name, &network).await {
+                    tracing::warn!(network, error = %e, "cannot start a spare network holder");
+                    let _ = remove(&holders.docker, &name).await;
+                    holders.pools_lock().entry(network).or_default().filling = false;
+                    return;
+                }
+                let mut pools = holders.pools_lock();
+                pools.entry(network.clone()).or_default().spares.push(name);
+            }
+        });
+    }
+
+    /// Creates and starts a holder `name` on `network`.
+    async fn start(&self, name: &str, network: &str) -> Result<(), RuntimeError> {
+        let options = CreateContainerOptionsBuilder::new().name(name).build();
+        self.docker
+            .create_container(Some(options), body(&self.settings, network))
+            .await
+            .map_err(|e| map_err(name, e))?;
+        self.docker
+            .start_container(name, None)
+            .await
+            .map_err(|e| map_err(name, e))
+    }
+}
+
+/// Force-removes the container `name`; a missing one is fine.
+pub async fn remove(docker: &Docker, name: &str) -> Result<(), RuntimeError> {
+    let options = RemoveContainerOptionsBuilder::new().force(true).build();
+    match docker.remove_container(name, Some(options)).await {
+        Err(e) if status_of(&e) != Some(404) => Err(map_err(name, e)),
+        _ => Ok(()),
+    }
+}
+
+/// The create body of a holder on `network`: hardened beyond a sandbox (no capability at all,
+/// read-only root, unprivileged user, tiny memory and pids limits).
+fn body(settings: &DockerSettings, network: &str) -> ContainerCreateBody {
+    let memory = MEMORY_MB << 20;
+    let labels = HashMap::from([
+        (LABEL_MANAGED.to_owned(), "1".to_owned()),
+        (LABEL_INSTANCE.to_owned(), settings.instance.clone()),
+        (LABEL_HOLDER.to_owned(), network.to_owned()),
+    ]);
+    let (binds, mounts) = agent_mounts(settings);
+    ContainerCreateBody {
+        image: Some(IMAGE.into()),
+        hostname: Some(HOSTNAME.into()),
+        user: Some(USER.into()),
+        entrypoint: Some(vec![agent_entrypoint(settings)]),
+        cmd: Some(vec!["--hold".into()]),
+        labels: Some(labels),
+        stop_timeout: Some(1),
+        host_config: Some(HostConfig {
+            binds: Some(binds),
+            mounts: Some(mounts),
+            network_mode: Some(network.to_owned()),
+            privileged: Some(false),
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            readonly_rootfs: Some(true),
+            memory: Some(memory),
+            memory_swap: Some(memory),
+            pids_limit: Some(PIDS_LIMIT),
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("json-file".into()),
+                config: Some(HashMap::from([("max-size".to_owned(), "64k".to_owned())])),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holder_names_carry_the_sandbox_id() {
+        assert_eq!(
+            sandbox_of(&format!("/{}", holder_name("abc-1"))),
+            Some("abc-1")
+        );
+        assert_eq!(sandbox_of("/warren-spare-0123"), None);
+        assert_eq!(sandbox_of("/warren-abc"), None);
+    }
+
+    #[test]
+    fn holders_are_hardened() {
+        let body = body(&DockerSettings::default(), "net");
+        let hc = body.host_config.unwrap();
+        assert_eq!(hc.cap_drop.as_deref(), Some(&["ALL".to_owned()][..]));
+        assert_eq!(hc.cap_add, None);
+        assert_eq!(hc.readonly_rootfs, Some(true));
+        assert_eq!(hc.network_mode.as_deref(), Some("net"));
+        assert_eq!(body.user.as_deref(), Some(USER));
+        assert_eq!(body.cmd.as_deref().unwrap(), ["--hold"]);
+    }
+}
