@@ -13,7 +13,7 @@ use runtime::{Isolation, Resources};
 use crate::DockerSettings;
 use crate::disk::SandboxDisk;
 use crate::engine::{
-    LABEL_INSTANCE, LABEL_MANAGED, LABEL_POOLED, LABEL_SANDBOX_ID, LABEL_TEMPLATE,
+    LABEL_INSTANCE, LABEL_MANAGED, LABEL_NETWORK, LABEL_POOLED, LABEL_SANDBOX_ID, LABEL_TEMPLATE,
 };
 
 /// Where the agent binary (setting `agent_binary`) appears inside every sandbox.
@@ -153,6 +153,7 @@ pub fn create_body(settings: &DockerSettings, plan: &Plan<'_>) -> ContainerCreat
         (LABEL_SANDBOX_ID.to_owned(), request.sandbox_id.to_owned()),
         (LABEL_TEMPLATE.to_owned(), request.template.to_owned()),
         (LABEL_POOLED.to_owned(), u8::from(pooled).to_string()),
+        (LABEL_NETWORK.to_owned(), request.network.to_owned()),
     ]);
     let cmd = std::iter::once("--".to_owned())
         .chain(plan.facts.command.iter().cloned())

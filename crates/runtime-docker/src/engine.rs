@@ -12,6 +12,8 @@ pub const LABEL_INSTANCE: &str = "warren.instance";
 pub const LABEL_SANDBOX_ID: &str = "warren.sandbox-id";
 /// Label carrying the template name.
 pub const LABEL_TEMPLATE: &str = "warren.template";
+/// The network a sandbox is on (its holder's, when it joined one).
+pub const LABEL_NETWORK: &str = "warren.network";
 /// On network-namespace holders: the network they were started on.
 pub const LABEL_HOLDER: &str = "warren.holder";
 /// `1` for a container started for the warm pool (before it had an owner), else `0`.

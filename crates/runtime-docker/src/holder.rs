@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, HostConfig, HostConfigLogConfig,
+};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
     RemoveContainerOptionsBuilder, RenameContainerOptions,
@@ -16,11 +18,12 @@ use bollard::query_parameters::{
 use futures::TryStreamExt as _;
 use runtime::RuntimeError;
 
-use crate::DockerSettings;
 use crate::container::{agent_entrypoint, agent_mounts};
 use crate::engine::{
-    LABEL_HOLDER, LABEL_INSTANCE, LABEL_MANAGED, map_err, map_transport, status_of,
+    LABEL_HOLDER, LABEL_INSTANCE, LABEL_MANAGED, LABEL_NETWORK, container_name, failed, map_err,
+    map_transport, status_of,
 };
+use crate::{DockerRuntime, DockerSettings};
 
 /// The empty image holders run from (made at connect if missing): the agent is their only file.
 const IMAGE: &str = "warren/holder:latest";
@@ -225,6 +228,100 @@ impl Holders {
             .start_container(name, None)
             .await
             .map_err(|e| map_err(name, e))
+    }
+}
+
+/// The holder a sandbox container joined: its id, as the engine pinned it.
+fn joined_holder(inspect: &ContainerInspectResponse) -> Option<&str> {
+    let mode = inspect.host_config.as_ref()?.network_mode.as_deref()?;
+    mode.strip_prefix("container:")
+}
+
+impl DockerRuntime {
+    /// The container that has the sandbox's network endpoint: the holder it joined, else itself.
+    pub(crate) async fn network_owner(
+        &self,
+        sandbox_id: &str,
+    ) -> Result<ContainerInspectResponse, RuntimeError> {
+        let inspect = self.inspect_sandbox(sandbox_id).await?;
+        let Some(holder) = joined_holder(&inspect) else {
+            return Ok(inspect);
+        };
+        match self.docker.inspect_container(holder, None).await {
+            Ok(holder) => Ok(holder),
+            Err(e) if status_of(&e) == Some(404) => Err(failed(format!(
+                "the network holder of sandbox {sandbox_id} is gone"
+            ))),
+            Err(e) => Err(map_err(sandbox_id, e)),
+        }
+    }
+
+    async fn inspect_sandbox(
+        &self,
+        sandbox_id: &str,
+    ) -> Result<ContainerInspectResponse, RuntimeError> {
+        self.docker
+            .inspect_container(&container_name(sandbox_id), None)
+            .await
+            .map_err(|e| map_err(sandbox_id, e))
+    }
+
+    /// Before a stopped sandbox starts: starts the holder it joined if that is stopped (after an
+    /// engine restart), or, if the holder is gone, recreates the container on a new holder.
+    pub(crate) async fn ensure_holder(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
+        let inspect = self.inspect_sandbox(sandbox_id).await?;
+        let Some(holder) = joined_holder(&inspect) else {
+            return Ok(());
+        };
+        match self.docker.inspect_container(holder, None).await {
+            Ok(h) if h.state.as_ref().and_then(|s| s.running) == Some(true) => Ok(()),
+            Ok(_) => match self.docker.start_container(holder, None).await {
+                Err(e) if status_of(&e) != Some(304) => Err(map_err(sandbox_id, e)),
+                _ => Ok(()),
+            },
+            Err(e) if status_of(&e) == Some(404) => self.rejoin(sandbox_id, inspect).await,
+            Err(e) => Err(map_err(sandbox_id, e)),
+        }
+    }
+
+    /// Recreates the sandbox's container, as it was made, on a new holder of its network (the
+    /// engine pins a holder's id, so a gone holder cannot be replaced under it). What the container
+    /// wrote outside its disk (volumes and scratch) is lost, as on any recreate.
+    async fn rejoin(
+        &self,
+        sandbox_id: &str,
+        inspect: ContainerInspectResponse,
+    ) -> Result<(), RuntimeError> {
+        let config = inspect.config.unwrap_or_default();
+        let network = config
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(LABEL_NETWORK))
+            .ok_or_else(|| failed(format!("sandbox {sandbox_id} names no network")))?;
+        let holder = self.holders.attach(sandbox_id, network).await?;
+        let host_config = HostConfig {
+            network_mode: Some(format!("container:{holder}")),
+            ..inspect.host_config.unwrap_or_default()
+        };
+        let body = ContainerCreateBody {
+            image: config.image,
+            user: config.user,
+            entrypoint: config.entrypoint,
+            cmd: config.cmd,
+            env: config.env,
+            labels: config.labels,
+            stop_timeout: config.stop_timeout,
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        self.remove_container(sandbox_id).await?;
+        let name = container_name(sandbox_id);
+        let options = CreateContainerOptionsBuilder::new().name(&name).build();
+        self.docker
+            .create_container(Some(options), body)
+            .await
+            .map_err(|e| map_err(sandbox_id, e))?;
+        Ok(())
     }
 }
 

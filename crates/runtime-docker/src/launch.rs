@@ -4,14 +4,13 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use bollard::models::ContainerInspectResponse;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, LogsOptionsBuilder};
 use futures::StreamExt as _;
 use runtime::RuntimeError;
 use tokio::time::Instant;
 
 use crate::container::{self, AGENT_PORT, ImageFacts, Plan, Request};
-use crate::engine::{LABEL_HOLDER, container_name, failed, map_err, map_transport, status_of};
+use crate::engine::{container_name, failed, map_err, map_transport, status_of};
 use crate::{DockerRuntime, SandboxRuntime as _, agent};
 
 /// How often the container's state is checked while waiting for its agent.
@@ -127,50 +126,6 @@ impl DockerRuntime {
                 "image {image:?} is not on the Docker engine (build or load it first)"
             ))),
             Err(e) => Err(map_transport(e)),
-        }
-    }
-
-    /// The container that has the sandbox's network endpoint: the holder it joined, else itself.
-    pub(crate) async fn network_owner(
-        &self,
-        sandbox_id: &str,
-    ) -> Result<ContainerInspectResponse, RuntimeError> {
-        let inspect = self
-            .docker
-            .inspect_container(&container_name(sandbox_id), None)
-            .await
-            .map_err(|e| map_err(sandbox_id, e))?;
-        let mode = inspect
-            .host_config
-            .as_ref()
-            .and_then(|h| h.network_mode.as_deref());
-        let Some(holder) = mode.and_then(|m| m.strip_prefix("container:")) else {
-            return Ok(inspect);
-        };
-        match self.docker.inspect_container(holder, None).await {
-            Ok(holder) => Ok(holder),
-            Err(e) if status_of(&e) == Some(404) => Err(failed(format!(
-                "the network holder of sandbox {sandbox_id} is gone: the sandbox cannot run again"
-            ))),
-            Err(e) => Err(map_err(sandbox_id, e)),
-        }
-    }
-
-    /// Starts the holder a stopped sandbox joined, if it is not running (after an engine restart).
-    pub(crate) async fn start_holder(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
-        let owner = self.network_owner(sandbox_id).await?;
-        let labels = owner.config.as_ref().and_then(|c| c.labels.as_ref());
-        let is_holder = labels.is_some_and(|l| l.contains_key(LABEL_HOLDER));
-        if !is_holder || owner.state.and_then(|s| s.running) == Some(true) {
-            return Ok(());
-        }
-        match self
-            .docker
-            .start_container(&owner.id.unwrap_or_default(), None)
-            .await
-        {
-            Err(e) if status_of(&e) != Some(304) => Err(map_err(sandbox_id, e)),
-            _ => Ok(()),
         }
     }
 

@@ -273,7 +273,7 @@ impl SandboxRuntime for DockerRuntime {
     }
 
     async fn start(&self, sandbox_id: &str) -> Result<RuntimeSandbox, RuntimeError> {
-        self.start_holder(sandbox_id).await?;
+        self.ensure_holder(sandbox_id).await?;
         let agent_addr = self.start_and_wait(sandbox_id).await?;
         if let Some(claim) = self.claims.load(sandbox_id)? {
             agent::configure(&self.http, agent_addr, &claim.secret, &claim.request).await?;

@@ -1,5 +1,5 @@
 //! Network-namespace holders: a create claims a spare (or starts one when the spares are gone), the
-//! sandbox joins its namespace, stop/start survives a stopped holder, destroy and the reconciler's
+//! sandbox joins its namespace, stop/start survives a stopped or removed holder, destroy and the reconciler's
 //! view leave no holder behind, and a connect removes the spares earlier processes left.
 
 use std::process::Command;
@@ -108,6 +108,22 @@ async fn a_create_claims_a_spare_and_joins_its_network_namespace() {
         bash(restarted.agent_addr, id, &key, "echo up").await,
         "up\n"
     );
+
+    // A holder removed outright: the container is made again on a new one, its disk kept.
+    bash(restarted.agent_addr, id, &key, "echo kept > /workspace/f").await;
+    rt.stop(id).await.unwrap();
+    let removed = Command::new("docker")
+        .args(["rm", "-f", &holder(id)])
+        .output()
+        .unwrap();
+    assert!(removed.status.success(), "{removed:?}");
+    let rejoined = rt.start(id).await.unwrap();
+    let new_holder = inspect(&holder(id), "{{.Id}}").expect("a new holder");
+    assert_ne!(new_holder, holder_id);
+    let mode = inspect(&format!("warren-{id}"), "{{.HostConfig.NetworkMode}}").unwrap();
+    assert_eq!(mode, format!("container:{new_holder}"));
+    let out = bash(rejoined.agent_addr, id, &key, "cat /workspace/f").await;
+    assert_eq!(out, "kept\n");
 
     rt.destroy(id).await.unwrap();
     assert!(!container_exists(id));
