@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use subtle::ConstantTimeEq;
 use tokio::sync::{broadcast, watch};
 
@@ -33,8 +32,6 @@ use crate::keys;
 pub const CHANNEL: &str = "warren_auth";
 /// Cached keys kept at most; past it, the cache is emptied.
 const MAX_ENTRIES: usize = 100_000;
-/// Pause between two attempts to (re)open the listening connection.
-const RELISTEN_DELAY: Duration = Duration::from_secs(1);
 
 /// An authenticated request's organization and its budget after this request.
 #[derive(Debug, Clone, Copy)]
@@ -256,6 +253,21 @@ impl AuthCache {
     pub fn notifications(&self) -> broadcast::Receiver<Arc<str>> {
         self.notified.subscribe()
     }
+}
+
+impl crate::db::notify::Subscriber for AuthCache {
+    const CHANNEL: &'static str = CHANNEL;
+    const MEANWHILE: &'static str = "keys are checked in Postgres on every request until then";
+
+    fn listening(&self, up: bool) {
+        if up {
+            self.drop_where(|_, _| true);
+            self.listening.send_replace(true);
+        } else {
+            self.listening.send_replace(false);
+            self.drop_where(|_, _| true);
+        }
+    }
 
     fn notified(&self, payload: &str) {
         match payload.split_once(':') {
@@ -268,38 +280,6 @@ impl AuthCache {
         }
         // No receiver is fine: nobody waits.
         let _ = self.notified.send(Arc::from(payload));
-    }
-
-    /// Listens for key changes until the process ends, reconnecting after a lost connection
-    /// (dropping every cached key, since notifications may have been missed meanwhile).
-    pub async fn listen(self: Arc<Self>) {
-        loop {
-            match self.listen_once().await {
-                Ok(()) => tracing::warn!("API key notifications lost; reconnecting"),
-                Err(e) => tracing::warn!(
-                    error.chain = %crate::error::chain(&e),
-                    "cannot listen for API key changes; keys are checked in Postgres on every request until then"
-                ),
-            }
-            tokio::time::sleep(RELISTEN_DELAY).await;
-        }
-    }
-
-    async fn listen_once(&self) -> Result<(), sqlx::Error> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(CHANNEL).await?;
-        self.drop_where(|_, _| true);
-        self.listening.send_replace(true);
-        let outcome = loop {
-            match listener.try_recv().await {
-                Ok(Some(n)) => self.notified(n.payload()),
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(e),
-            }
-        };
-        self.listening.send_replace(false);
-        self.drop_where(|_, _| true);
-        outcome
     }
 }
 

@@ -125,7 +125,10 @@ impl Application {
         let _leader = (self.background_tasks && self.state.runtime.is_some())
             .then(|| AbortOnDrop(tokio::spawn(leader::run_forever(self.state.clone()))));
         tracing::info!(port = self.port(), "warren control plane listening");
-        let _auth_listener = AbortOnDrop(tokio::spawn(self.state.auth_cache.clone().listen()));
+        let _auth_listener = AbortOnDrop(tokio::spawn(crate::db::notify::follow(
+            self.state.pool.clone(),
+            self.state.auth_cache.clone(),
+        )));
         let (service, route_listener) = crate::router::service(self.state);
         let _route_listener = route_listener.map(AbortOnDrop);
         let listener = self.listener.tap_io(|tcp| {

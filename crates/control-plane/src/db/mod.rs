@@ -8,6 +8,7 @@
 pub mod api_keys;
 pub mod auth;
 pub mod capacity;
+pub mod notify;
 pub mod orgs;
 pub mod pool;
 pub mod reconcile;
@@ -28,10 +29,13 @@ use crate::config::DatabaseSettings;
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
 /// A pool that connects on first use, so `warren serve` starts (and `/health` answers) while the
-/// database is still coming up.
+/// database is still coming up. Connections are not pinged before each use (sqlx's default): that
+/// ping is a round trip to Postgres per query; a connection that died answers its next query with an
+/// I/O error (503 `DATABASE_UNAVAILABLE`) and is replaced.
 pub fn pool(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error> {
     Ok(PgPoolOptions::new()
         .max_connections(settings.max_connections)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_seconds))
         .connect_lazy_with(settings.connect_options()?))
 }

@@ -124,9 +124,7 @@ pub fn service(state: AppState) -> (MakeDispatch, Option<JoinHandle<()>>) {
         return (MakeDispatch::new(None, api), None);
     }
     let routes = state.routes.clone();
-    let listening = routes
-        .clone()
-        .listen()
+    let listening = crate::db::notify::follow(state.pool.clone(), routes.clone())
         .instrument(tracing::info_span!("route_changes"));
     let listener = tokio::spawn(listening);
     let proxy = Arc::new(Proxy::new(routes, settings));

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use http::uri::Authority;
 use sandbox_token::TokenKey;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio::sync::broadcast;
 
 use crate::db;
@@ -24,8 +23,6 @@ use crate::db;
 pub const CHANNEL: &str = "warren_routes";
 /// Cached routes kept at most; past it, stale ones are dropped (all of them if none is stale).
 const MAX_ENTRIES: usize = 100_000;
-/// Pause between two attempts to (re)open the listening connection.
-const RELISTEN_DELAY: Duration = Duration::from_secs(1);
 
 /// What the router knows about one sandbox.
 #[derive(Debug)]
@@ -141,41 +138,25 @@ impl Routes {
         cache.map.clear();
         cache.epoch += 1;
     }
+}
 
-    /// Listens for route changes until the process ends, reconnecting after a lost connection
-    /// (forgetting every cached route, since notifications may have been missed meanwhile).
-    pub async fn listen(self: Arc<Self>) {
-        loop {
-            match self.listen_once().await {
-                Ok(()) => tracing::warn!("route notifications lost; reconnecting"),
-                Err(e) => tracing::warn!(
-                    error.chain = %crate::error::chain(&e),
-                    "cannot listen for route changes; routes are read from Postgres on every request until then"
-                ),
-            }
-            tokio::time::sleep(RELISTEN_DELAY).await;
+impl crate::db::notify::Subscriber for Routes {
+    const CHANNEL: &'static str = CHANNEL;
+    const MEANWHILE: &'static str = "routes are read from Postgres on every request until then";
+
+    fn listening(&self, up: bool) {
+        if up {
+            self.forget_everything();
+            self.listening.store(true, Ordering::Release);
+        } else {
+            self.listening.store(false, Ordering::Release);
+            self.forget_everything();
         }
     }
 
-    async fn listen_once(&self) -> Result<(), sqlx::Error> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(CHANNEL).await?;
-        self.forget_everything();
-        self.listening.store(true, Ordering::Release);
-        let outcome = loop {
-            match listener.try_recv().await {
-                Ok(Some(n)) => {
-                    let payload = n.payload();
-                    let (id, status) = payload.split_once(':').unwrap_or((payload, ""));
-                    self.changed(id, status);
-                }
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(e),
-            }
-        };
-        self.listening.store(false, Ordering::Release);
-        self.forget_everything();
-        outcome
+    fn notified(&self, payload: &str) {
+        let (id, status) = payload.split_once(':').unwrap_or((payload, ""));
+        self.changed(id, status);
     }
 }
 
