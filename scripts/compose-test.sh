@@ -75,7 +75,9 @@ cleanup() {
   if [ "$rc" != 0 ]; then
     "${compose[@]}" logs --no-color --tail 50 warren >&2 || true
   fi
-  # Sandboxes first: they hold the agent volume, which `down -v` then removes.
+  # Warren first (so it starts no more spare holders), then the sandboxes and holders: they hold the
+  # agent volume, which `down -v` then removes.
+  "${compose[@]}" stop >/dev/null 2>&1 || true
   local c sid
   for c in $(docker ps -aq --filter "label=warren.instance=$WARREN_INSTANCE"); do
     sid=$(docker inspect -f '{{index .Config.Labels "warren.sandbox-id"}}' "$c")
@@ -124,8 +126,9 @@ step "code run through the router"
 
 curl -sS --fail-with-body -X DELETE "$api/v1/sandboxes/$id" -H "X-API-Key: $key" >/dev/null ||
   fail "delete"
-[ -z "$(docker ps -aq --filter "label=warren.instance=$WARREN_INSTANCE")" ] ||
-  fail "the sandbox's container is still there after the delete"
+# Its container and its network holder go; the instance's spare holders stay until Warren stops.
+[ -z "$(docker ps -aq --filter "name=^warren-$id(-net)?\$")" ] ||
+  fail "the sandbox's container or holder is still there after the delete"
 step "sandbox deleted, its container gone"
 
 # --- 6: down ------------------------------------------------------------------------------------------

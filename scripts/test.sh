@@ -45,7 +45,16 @@ scripts/build-templates.sh
 if [ "$want_rust" = 1 ]; then
   # Build every binary first: the integration tests start the real `warren` and `warren-agent` processes.
   cargo build --workspace --all-targets --locked
-  cargo nextest run --workspace --locked --profile ci
+  status=0
+  cargo nextest run --workspace --locked --profile ci || status=$?
+  # A test process's Docker runtime leaves its spare network holders when it ends (the next connect of
+  # the same instance removes them): remove those of the tests' instances now.
+  for instance in warren-tests warren-tests-embedded warren-bench-smoke runtime-docker-tests \
+    another-installation; do
+    docker ps -aq --filter label=warren.holder --filter "label=warren.instance=$instance" \
+      --filter 'name=^warren-spare-' | xargs -r docker rm -f >/dev/null
+  done
+  [ "$status" = 0 ] || exit "$status"
 fi
 
 if [ "$want_python" = 1 ]; then

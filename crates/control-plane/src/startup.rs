@@ -129,6 +129,7 @@ impl Application {
             self.state.pool.clone(),
             self.state.auth_cache.clone(),
         )));
+        let runtime = self.state.runtime.clone();
         let (service, route_listener) = crate::router::service(self.state);
         let _route_listener = route_listener.map(AbortOnDrop);
         let listener = self.listener.tap_io(|tcp| {
@@ -141,6 +142,9 @@ impl Application {
             .await;
         if let Some(reaper) = reaper {
             reaper.abort();
+        }
+        if let Some(runtime) = runtime {
+            runtime.shutdown().await;
         }
         served
     }

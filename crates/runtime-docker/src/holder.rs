@@ -5,6 +5,7 @@
 //! create claims one by renaming it to `warren-{id}-net`, or starts one inline when none is left.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bollard::Docker;
@@ -64,6 +65,8 @@ pub struct Holders {
     docker: Docker,
     settings: Arc<DockerSettings>,
     pools: Arc<Mutex<HashMap<String, Pool>>>,
+    /// Set by [`Holders::close`]: no more spares are started or kept.
+    closed: Arc<AtomicBool>,
 }
 
 impl Holders {
@@ -75,6 +78,7 @@ impl Holders {
             docker: docker.clone(),
             settings: Arc::new(settings.clone()),
             pools: Arc::default(),
+            closed: Arc::default(),
         };
         holders.remove_spares().await?;
         if settings.network_holders > 0 {
@@ -179,8 +183,27 @@ impl Holders {
         self.pools_lock().get_mut(network)?.spares.pop()
     }
 
+    /// Removes this process's spare holders and starts no more (a graceful shutdown). Claimed
+    /// holders stay with their sandboxes; other processes' spares are not touched.
+    pub async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let spares: Vec<String> = self
+            .pools_lock()
+            .values_mut()
+            .flat_map(|pool| std::mem::take(&mut pool.spares))
+            .collect();
+        for spare in spares {
+            if let Err(e) = remove(&self.docker, &spare).await {
+                tracing::warn!(holder = spare, error = %e, "cannot remove a spare network holder");
+            }
+        }
+    }
+
     /// Tops the pool of `network` up to `network_holders` spares in the background.
     pub fn refill(&self, network: &str) {
+        if self.closed.load(Ordering::Acquire) {
+            return;
+        }
         {
             let mut pools = self.pools_lock();
             let pool = pools.entry(network.to_owned()).or_default();
@@ -209,6 +232,10 @@ impl Holders {
                     tracing::warn!(network, error = %e, "cannot start a spare network holder");
                     let _ = remove(&holders.docker, &name).await;
                     holders.pools_lock().entry(network).or_default().filling = false;
+                    return;
+                }
+                if holders.closed.load(Ordering::Acquire) {
+                    let _ = remove(&holders.docker, &name).await;
                     return;
                 }
                 let mut pools = holders.pools_lock();

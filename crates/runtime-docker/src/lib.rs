@@ -295,6 +295,10 @@ impl SandboxRuntime for DockerRuntime {
         self.claims.remove(sandbox_id)
     }
 
+    async fn shutdown(&self) {
+        self.holders.close().await;
+    }
+
     async fn list(&self) -> Result<Vec<RuntimeStatus>, RuntimeError> {
         use bollard::models::ContainerSummaryStateEnum as S;
         let labels = vec![

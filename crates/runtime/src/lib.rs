@@ -47,4 +47,7 @@ pub trait SandboxRuntime: Send + Sync + 'static {
     async fn destroy(&self, sandbox_id: &str) -> Result<(), RuntimeError>;
     /// Everything the backend currently holds, for reconciliation.
     async fn list(&self) -> Result<Vec<RuntimeStatus>, RuntimeError>;
+    /// A graceful shutdown of this process: releases what the backend keeps ready for future
+    /// sandboxes (nothing by default). Sandboxes themselves keep running.
+    async fn shutdown(&self) {}
 }

@@ -136,7 +136,7 @@ async fn a_connect_removes_left_spares_and_claims_fall_back_to_a_new_holder() {
     let left = full_pool().await;
     // A second process of the same instance removes the spares it finds (here: the first one's,
     // as it would a dead process's).
-    let _second = runtime().await;
+    let second = runtime().await;
     for spare in &left {
         assert_eq!(inspect(spare, "{{.Id}}"), None, "{spare} is still there");
     }
@@ -162,6 +162,18 @@ async fn a_connect_removes_left_spares_and_claims_fall_back_to_a_new_holder() {
     assert_eq!(inspect(&holder(id), "{{.Id}}"), None);
     let listed = first.list().await.unwrap();
     assert!(!listed.iter().any(|s| &s.sandbox_id == id));
+
+    // A graceful shutdown removes each process's own spares and starts no more.
+    full_pool().await;
+    first.shutdown().await;
+    second.shutdown().await;
+    for _ in 0..600 {
+        if spares().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("spares left after the shutdowns: {:?}", spares());
 }
 
 #[tokio::test]
