@@ -58,9 +58,19 @@ pub async fn remove(docker: &Docker, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The sandbox agent's address (`ip:7777`) from the engine.
+/// The sandbox agent's address (`ip:7777`) from the engine: the container's own address, or that of
+/// the network-namespace holder it joined (`NetworkMode: container:<holder>`).
 pub async fn agent_addr(docker: &Docker, container: &str) -> anyhow::Result<String> {
-    let info = docker.inspect_container(container, None).await?;
+    let mut info = docker.inspect_container(container, None).await?;
+    let joined = info
+        .host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.as_deref())
+        .and_then(|m| m.strip_prefix("container:"))
+        .map(str::to_owned);
+    if let Some(holder) = joined {
+        info = docker.inspect_container(&holder, None).await?;
+    }
     let ip = info
         .network_settings
         .and_then(|n| n.networks)
