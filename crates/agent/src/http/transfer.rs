@@ -82,9 +82,14 @@ async fn upload(State(state): State<AppState>, mut form: Multipart) -> ApiResult
                     None => state.config.tmp_dir.clone(),
                 };
                 let tmp = dir.join(format!(".{}.part", crate::util::new_id("upload")));
-                let mut file = tokio::fs::File::create(&tmp)
+                let file = tokio::fs::File::create(&tmp)
                     .await
                     .map_err(|e| ApiError::from_io(&e, &tmp.display().to_string()))?;
+                // Each write to a tokio file is a hop to the blocking pool: write in 1 MiB slices,
+                // not in the body's small chunks. No fsync: like every other write of the agent (and
+                // `docker cp`), the file is visible once renamed into place; a sandbox's disk does
+                // not promise durability across a host crash.
+                let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
                 let partial = Partial { path: tmp };
                 let shown = dest.as_ref().map_or(filename.clone(), |d| d.0.clone());
                 let mut size = 0u64;
@@ -98,9 +103,6 @@ async fn upload(State(state): State<AppState>, mut form: Multipart) -> ApiResult
                         .map_err(|e| ApiError::from_io(&e, &shown))?;
                 }
                 file.flush()
-                    .await
-                    .map_err(|e| ApiError::from_io(&e, &shown))?;
-                file.sync_all()
                     .await
                     .map_err(|e| ApiError::from_io(&e, &shown))?;
                 written = Some((partial, size, filename));
