@@ -1,7 +1,12 @@
 //! Talking to the engine: container names and labels, and how engine errors become
 //! [`RuntimeError`]s.
 
+use std::collections::HashMap;
+
+use bollard::Docker;
 use bollard::errors::Error as BollardError;
+use bollard::models::ContainerSummary;
+use bollard::query_parameters::ListContainersOptionsBuilder;
 use runtime::RuntimeError;
 
 /// Label on every container Warren makes.
@@ -61,6 +66,25 @@ pub fn map_err(sandbox_id: &str, e: BollardError) -> RuntimeError {
         Some(_) => RuntimeError::Failed(e.into()),
         None => map_transport(e),
     }
+}
+
+/// Every container, running or not, of installation `instance` that also carries `label` (`key` or
+/// `key=value`).
+pub async fn list_of_instance(
+    docker: &Docker,
+    instance: &str,
+    label: String,
+) -> Result<Vec<ContainerSummary>, RuntimeError> {
+    let labels = vec![label, format!("{LABEL_INSTANCE}={instance}")];
+    let filters = HashMap::from([("label", labels)]);
+    let options = ListContainersOptionsBuilder::new()
+        .all(true)
+        .filters(&filters)
+        .build();
+    docker
+        .list_containers(Some(options))
+        .await
+        .map_err(map_transport)
 }
 
 /// Maps an error of a call that names no sandbox.

@@ -13,16 +13,16 @@ use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, HostConfig, HostConfigLogConfig,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    RemoveContainerOptionsBuilder, RenameContainerOptions,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
+    RenameContainerOptions,
 };
 use futures::TryStreamExt as _;
 use runtime::RuntimeError;
 
 use crate::container::{agent_entrypoint, agent_mounts};
 use crate::engine::{
-    LABEL_HOLDER, LABEL_INSTANCE, LABEL_MANAGED, LABEL_NETWORK, container_name, failed, map_err,
-    map_transport, status_of,
+    LABEL_HOLDER, LABEL_INSTANCE, LABEL_MANAGED, LABEL_NETWORK, container_name, failed,
+    list_of_instance, map_err, map_transport, status_of,
 };
 use crate::{DockerRuntime, DockerSettings};
 
@@ -116,20 +116,12 @@ impl Holders {
     }
 
     async fn remove_spares(&self) -> Result<(), RuntimeError> {
-        let labels = vec![
+        let containers = list_of_instance(
+            &self.docker,
+            &self.settings.instance,
             LABEL_HOLDER.to_owned(),
-            format!("{LABEL_INSTANCE}={}", self.settings.instance),
-        ];
-        let filters = HashMap::from([("label", labels)]);
-        let options = ListContainersOptionsBuilder::new()
-            .all(true)
-            .filters(&filters)
-            .build();
-        let containers = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(map_transport)?;
+        )
+        .await?;
         let spares = containers
             .into_iter()
             .flat_map(|c| c.names.into_iter().flatten())

@@ -20,7 +20,7 @@ use std::time::Duration;
 use api_types::agent::ConfigureRequest;
 use async_trait::async_trait;
 use bollard::Docker;
-use bollard::query_parameters::{ListContainersOptionsBuilder, StopContainerOptionsBuilder};
+use bollard::query_parameters::StopContainerOptionsBuilder;
 use runtime::{
     PooledSandbox, PooledSpec, RuntimeError, RuntimeSandbox, RuntimeState, RuntimeStatus,
     SandboxRuntime, SandboxSpec,
@@ -30,8 +30,8 @@ use crate::claims::{Claim, ClaimStore};
 use crate::container::Identity;
 use crate::disk::DiskPool;
 use crate::engine::{
-    LABEL_HOLDER, LABEL_INSTANCE, LABEL_MANAGED, LABEL_SANDBOX_ID, check_sandbox_id,
-    container_name, failed, map_err, map_transport,
+    LABEL_HOLDER, LABEL_MANAGED, LABEL_SANDBOX_ID, check_sandbox_id, container_name, failed,
+    map_err, map_transport,
 };
 use crate::holder::Holders;
 use crate::secrets::SecretStore;
@@ -301,20 +301,12 @@ impl SandboxRuntime for DockerRuntime {
 
     async fn list(&self) -> Result<Vec<RuntimeStatus>, RuntimeError> {
         use bollard::models::ContainerSummaryStateEnum as S;
-        let labels = vec![
+        let containers = engine::list_of_instance(
+            &self.docker,
+            &self.settings.instance,
             format!("{LABEL_MANAGED}=1"),
-            format!("{LABEL_INSTANCE}={}", self.settings.instance),
-        ];
-        let filters = HashMap::from([("label", labels)]);
-        let options = ListContainersOptionsBuilder::new()
-            .all(true)
-            .filters(&filters)
-            .build();
-        let containers = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(map_transport)?;
+        )
+        .await?;
         // A sandbox whose container is gone but whose holder remains is listed as stopped, so that
         // the reconciler's destroy removes the holder too.
         let mut sandboxes = HashMap::new();

@@ -475,14 +475,18 @@ async fn registry_credentials_pull_a_private_base_image() {
         .collect()
         .await;
     assert!(pushed.iter().all(Result::is_ok), "{pushed:?}");
-    docker
-        .remove_image(
-            &format!("{base}:1"),
-            None::<bollard::query_parameters::RemoveImageOptions>,
-            None,
-        )
-        .await
-        .unwrap();
+    // The pushed image is only in the registry: the builds must pull it (and not find it locally).
+    let remove_local = async || {
+        docker
+            .remove_image(
+                &format!("{base}:1"),
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await
+            .unwrap();
+    };
+    remove_local().await;
 
     let body = |name: &str| {
         json!({"name": name, "from_image": format!("{base}:1"),
@@ -509,14 +513,7 @@ async fn registry_credentials_pull_a_private_base_image() {
         app.delete(&format!("/v1/templates/{id}")).await.status(),
         200
     );
-    docker
-        .remove_image(
-            &format!("{base}:1"),
-            None::<bollard::query_parameters::RemoveImageOptions>,
-            None,
-        )
-        .await
-        .unwrap();
+    remove_local().await;
 }
 
 /// Without the engine: a build whose server stopped (no heartbeat for a minute) is failed when it
