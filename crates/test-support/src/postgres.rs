@@ -16,15 +16,15 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write as _;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt as _;
-use std::os::unix::process::CommandExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
+use control_plane::embedded::postgres as embedded;
 use nix::fcntl::{Flock, FlockArg};
-use nix::unistd::{Uid, User, chown};
+use nix::unistd::{User, chown};
 use sha2::{Digest, Sha256};
 use sqlx::{Connection as _, Executor as _, PgConnection};
 
@@ -248,49 +248,11 @@ fn private_cluster() -> anyhow::Result<(String, Flock<File>)> {
 
 /// The user the server must run as: `postgres` when we are root, else ourselves.
 fn server_user() -> anyhow::Result<Option<User>> {
-    if !Uid::effective().is_root() {
-        return Ok(None);
-    }
-    User::from_name("postgres")?.map(Some).context(
-        "running as root needs a `postgres` user to run the test server (or set DATABASE_URL)",
-    )
+    embedded::server_user().context("the test server (or set DATABASE_URL)")
 }
 
 fn pg_command(name: &str, owner: &Option<User>) -> anyhow::Result<Command> {
-    let mut cmd = Command::new(pg_binary(name)?);
-    cmd.current_dir(std::env::temp_dir());
-    if let Some(u) = owner {
-        cmd.uid(u.uid.as_raw()).gid(u.gid.as_raw());
-        cmd.env("HOME", &u.dir);
-    }
-    Ok(cmd)
-}
-
-/// `name` from PATH, else from Debian's `/usr/lib/postgresql/<version>/bin`.
-fn pg_binary(name: &str) -> anyhow::Result<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join(name))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    let mut debian: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path().join("bin").join(name))
-                .collect()
-        })
-        .unwrap_or_default();
-    debian.sort();
-    debian.reverse();
-    on_path
-        .into_iter()
-        .chain(debian)
-        .find(|p| p.is_file())
-        .with_context(|| {
-            format!("`{name}` not found: install PostgreSQL server binaries or set DATABASE_URL")
-        })
+    embedded::server_command(name, owner.as_ref()).context("the test server (or set DATABASE_URL)")
 }
 
 fn free_port() -> anyhow::Result<u16> {

@@ -102,14 +102,8 @@ impl Cluster {
 
     /// `name args -D <cluster>` from the server binaries, as the cluster's owner.
     fn command(&self, name: &str, args: &[&str]) -> anyhow::Result<std::process::Command> {
-        let mut cmd = std::process::Command::new(binary(name)?);
-        // The owner may not be allowed into the caller's working directory.
-        cmd.current_dir("/").args(args).arg("-D").arg(&self.dir);
-        if let Some(u) = &self.owner {
-            cmd.uid(u.uid.as_raw())
-                .gid(u.gid.as_raw())
-                .env("HOME", &u.dir);
-        }
+        let mut cmd = server_command(name, self.owner.as_ref())?;
+        cmd.args(args).arg("-D").arg(&self.dir);
         Ok(cmd)
     }
 
@@ -151,8 +145,21 @@ impl Drop for Cluster {
     }
 }
 
-/// The user the server runs as: `postgres` when we are root, else ourselves.
-fn server_user() -> anyhow::Result<Option<User>> {
+/// The server program `name` (see [`binary`]) run as `owner` (else as ourselves), from `/`: the
+/// owner may not be allowed into the caller's working directory. Also used by the test harness.
+pub fn server_command(name: &str, owner: Option<&User>) -> anyhow::Result<std::process::Command> {
+    let mut cmd = std::process::Command::new(binary(name)?);
+    cmd.current_dir("/");
+    if let Some(u) = owner {
+        cmd.uid(u.uid.as_raw())
+            .gid(u.gid.as_raw())
+            .env("HOME", &u.dir);
+    }
+    Ok(cmd)
+}
+
+/// The user the server runs as: `postgres` when we are root, else ourselves (`None`).
+pub fn server_user() -> anyhow::Result<Option<User>> {
     if !Uid::effective().is_root() {
         return Ok(None);
     }
@@ -184,7 +191,7 @@ fn prepare_dir(data_dir: &Path, dir: &Path, owner: Option<&User>) -> anyhow::Res
 }
 
 /// `name` from PATH, else from Debian's `/usr/lib/postgresql/<version>/bin` (the newest).
-fn binary(name: &str) -> anyhow::Result<PathBuf> {
+pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|entries| entries.flatten().map(|e| e.path().join("bin")).collect())
