@@ -34,6 +34,8 @@ pub struct Config {
     pub token_key: Option<String>,
     /// Secret that authorizes the one-time configure step (`WARREN_AGENT_CONFIGURE_SECRET`).
     pub configure_secret: Option<String>,
+    /// The secrets file read at start (`WARREN_AGENT_SECRETS_FILE`); the files API refuses it.
+    pub secrets_file: Option<PathBuf>,
     /// uid:gid user code runs as (`WARREN_AGENT_USER`, default `1000:1000` as root, else unchanged).
     pub run_as: Option<(u32, u32)>,
     /// Python interpreter for the kernel and python runs (`WARREN_AGENT_PYTHON`, default `python3`).
@@ -131,6 +133,7 @@ impl Config {
             sandbox_id: get("SANDBOX_ID"),
             token_key: get("TOKEN_KEY"),
             configure_secret: get("CONFIGURE_SECRET"),
+            secrets_file: get(SECRETS_FILE).map(PathBuf::from),
             run_as,
             python: get("PYTHON").unwrap_or_else(|| "python3".into()),
             output_limit: parse_or(

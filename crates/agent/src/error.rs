@@ -82,32 +82,86 @@ impl ApiError {
         )
     }
 
-    /// Maps a filesystem error on `path` to the contract's file codes.
+    /// 403 `PATH_NOT_ALLOWED`: a place the files API never touches (kernel interfaces, the agent's).
+    pub fn path_not_allowed(path: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "PATH_NOT_ALLOWED",
+            format!("Path not allowed: {path}"),
+        )
+        .with_detail("path", path)
+    }
+
+    /// 400 `INVALID_PATH`, saying why.
+    pub fn invalid_path(path: &str, why: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_PATH",
+            format!("Invalid path {path}: {why}"),
+        )
+        .with_detail("path", path)
+    }
+
+    /// Maps a filesystem error on `path` to the contract's file codes. Everything a client can cause
+    /// is a 4xx; a full disk is 507 (the sandbox's own disk, not the agent, is at fault), and only
+    /// what no request can cause (EIO, EBADF, …) is a 500.
     pub fn from_io(err: &io::Error, path: &str) -> Self {
-        match err.kind() {
-            io::ErrorKind::NotFound => Self::not_found(path),
-            io::ErrorKind::PermissionDenied => Self::new(
+        let forbidden = |why: &str| {
+            Self::new(
                 StatusCode::FORBIDDEN,
                 "PERMISSION_DENIED",
-                format!("Permission denied: {path}"),
+                format!("{why}: {path}"),
             )
-            .with_detail("path", path),
-            io::ErrorKind::AlreadyExists => Self::new(
+            .with_detail("path", path)
+        };
+        let conflict = |why: &str| {
+            Self::new(
                 StatusCode::CONFLICT,
                 "FILE_ALREADY_EXISTS",
-                format!("File already exists: {path}"),
+                format!("{why}: {path}"),
+            )
+            .with_detail("path", path)
+        };
+        let Some(errno) = err.raw_os_error() else {
+            return match err.kind() {
+                io::ErrorKind::NotFound => Self::not_found(path),
+                io::ErrorKind::PermissionDenied => forbidden("Permission denied"),
+                io::ErrorKind::AlreadyExists => conflict("File already exists"),
+                _ => Self::internal("access a file", format!("{path}: {err}"))
+                    .with_detail("path", path),
+            };
+        };
+        match errno {
+            libc::ENOENT => Self::not_found(path),
+            libc::EACCES | libc::EPERM => forbidden("Permission denied"),
+            libc::EROFS => forbidden("Read-only file system"),
+            libc::EEXIST => conflict("File already exists"),
+            libc::ENOTEMPTY => conflict("Directory not empty"),
+            libc::ENOTDIR => Self::invalid_path(path, "a component is not a directory"),
+            libc::EISDIR => Self::invalid_path(path, "it is a directory"),
+            libc::ENAMETOOLONG => Self::invalid_path(path, "a name is too long"),
+            libc::ELOOP => Self::invalid_path(path, "too many levels of symbolic links"),
+            libc::EXDEV => Self::invalid_path(path, "it crosses filesystems"),
+            libc::ENXIO | libc::ENODEV => Self::invalid_path(path, "no device or reader behind it"),
+            libc::ETXTBSY | libc::EBUSY => Self::invalid_path(path, "it is busy"),
+            libc::EMLINK => Self::invalid_path(path, "too many links"),
+            libc::EINVAL => Self::invalid_path(path, "invalid argument"),
+            libc::EFBIG => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "FILE_TOO_LARGE",
+                format!("File too large: {path}"),
             )
             .with_detail("path", path),
-            io::ErrorKind::NotADirectory | io::ErrorKind::IsADirectory => Self::new(
-                StatusCode::BAD_REQUEST,
-                "INVALID_PATH",
-                format!("Invalid path: {path}: {err}"),
-            )
-            .with_detail("path", path),
-            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Self::new(
+            libc::ENOSPC | libc::EDQUOT => Self::new(
                 StatusCode::INSUFFICIENT_STORAGE,
                 "DISK_FULL",
                 format!("No space left on device while writing {path}"),
+            )
+            .with_detail("path", path),
+            libc::EMFILE | libc::ENFILE | libc::ENOMEM => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "RESOURCE_EXHAUSTED",
+                format!("Out of file descriptors or memory while opening {path}"),
             )
             .with_detail("path", path),
             _ => {

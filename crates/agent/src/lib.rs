@@ -19,6 +19,7 @@ pub mod procs;
 pub mod run;
 pub mod state;
 pub mod supervisor;
+pub mod userfs;
 pub mod util;
 pub mod webhook;
 pub mod ws;

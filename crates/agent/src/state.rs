@@ -17,6 +17,7 @@ use crate::lang::Toolchains;
 use crate::metrics::Metrics;
 use crate::procs::background::Registry;
 use crate::procs::spawn::Spawner;
+use crate::userfs::{Confine, UserFs};
 
 /// The working directory the SDKs send by default.
 const SDK_WORKSPACE: &str = "/workspace";
@@ -42,6 +43,8 @@ pub struct AppInner {
     pub env: EnvStore,
     /// Starts and reaps user processes.
     pub spawner: Spawner,
+    /// The files API's access to the filesystem, as the sandbox user.
+    pub files: Arc<UserFs>,
     /// Toolchains present in the image (cached probe).
     pub toolchains: Toolchains,
     /// The stateful Python kernel.
@@ -76,6 +79,10 @@ impl AppState {
             ready: AtomicBool::new(config.ready_check.is_none()),
             auth,
             env: EnvStore::default(),
+            files: Arc::new(UserFs::new(
+                spawner.run_as(),
+                Confine::of_agent(config.secrets_file.as_deref()),
+            )),
             spawner,
             background: Registry::default(),
             metrics: Metrics::default(),
@@ -89,7 +96,8 @@ impl AppState {
 
 impl AppInner {
     /// Resolves a client path: relative paths are taken from the workspace; `/proc` is off limits
-    /// (it would expose the agent's own environment).
+    /// (it would expose the agent's own environment). Only a first, lexical step: the files API
+    /// checks what it really opened (`userfs`).
     pub fn resolve_path(&self, path: &str) -> ApiResult<PathBuf> {
         if path.is_empty() {
             return Err(ApiError::missing("path"));
@@ -108,12 +116,7 @@ impl AppInner {
             self.config.workspace.join(p)
         };
         if abs.starts_with("/proc") {
-            return Err(ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "PATH_NOT_ALLOWED",
-                format!("Path not allowed: {path}"),
-            )
-            .with_detail("path", path));
+            return Err(ApiError::path_not_allowed(path));
         }
         Ok(abs)
     }

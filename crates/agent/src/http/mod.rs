@@ -9,6 +9,7 @@ pub mod execute;
 pub mod extract;
 pub mod files;
 pub mod health;
+pub mod listing;
 pub mod misc;
 pub mod request_id;
 pub mod transfer;

@@ -1,10 +1,14 @@
 //! Streaming file transfer: multipart upload written to disk as it arrives (size-capped, partial file
-//! removed on any failure) and raw-byte download read by a blocking reader thread.
+//! removed on any failure) and raw-byte download read by a blocking reader thread. Files are opened
+//! and renamed as the sandbox user (`userfs`); the bytes then flow through the open descriptors, so
+//! the user switch costs a few syscalls per transfer, not per chunk.
 
+use std::ffi::OsString;
+use std::fs::File;
 use std::io::Read;
-
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use tokio::io::AsyncWriteExt;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
@@ -13,12 +17,14 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
+use nix::fcntl::OFlag;
 use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
 
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::PathQuery;
-use crate::http::files::{blocking, create_parents};
 use crate::state::AppState;
+use crate::userfs::UserFs;
 
 const CHUNK: usize = 512 * 1024;
 
@@ -33,14 +39,74 @@ pub fn routes(max_upload: u64) -> Router<AppState> {
         .route("/files/download", get(download))
 }
 
-/// A file being written; removed on drop if still there (it is renamed away on success).
+/// An upload being written to `tmp` in the checked directory `dir`, to become `name` there. Removed
+/// on drop unless it was renamed into place.
 struct Partial {
-    path: PathBuf,
+    fs: Arc<UserFs>,
+    dir: File,
+    tmp: OsString,
+    name: OsString,
+    placed: bool,
+}
+
+impl Partial {
+    /// Picks the directory and name of an upload to `abs`: into it when it is a directory (under the
+    /// upload's own file name, its last component only), else at it; creates the hidden part file.
+    fn create(
+        fs: &Arc<UserFs>,
+        abs: &Path,
+        filename: &str,
+        shown: &str,
+    ) -> ApiResult<(Self, File)> {
+        let (dir, name) = match fs.try_open(abs, OFlag::O_PATH | OFlag::O_DIRECTORY, shown)? {
+            Ok(dir) => {
+                let name = Path::new(filename)
+                    .file_name()
+                    .map_or_else(|| "upload".into(), ToOwned::to_owned);
+                (dir, name)
+            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
+                fs.parent(abs, true, shown)?
+            }
+            Err(e) => return Err(ApiError::from_io(&e, shown)),
+        };
+        let tmp = OsString::from(format!(".{}.part", crate::util::new_id("upload")));
+        let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL;
+        let file = fs
+            .open_at(&dir, &tmp, flags, 0o666)
+            .map_err(|e| ApiError::from_io(&e, shown))?;
+        let partial = Self {
+            fs: Arc::clone(fs),
+            dir,
+            tmp,
+            name,
+            placed: false,
+        };
+        Ok((partial, file))
+    }
+
+    /// Renames the part file into place (as the user: run it inside `UserFs::run`).
+    fn place(&mut self, shown: &str) -> ApiResult<()> {
+        let dir = Some(self.dir.as_raw_fd());
+        nix::fcntl::renameat(dir, self.tmp.as_os_str(), dir, self.name.as_os_str())
+            .map_err(|e| ApiError::from_io(&e.into(), shown))?;
+        self.placed = true;
+        Ok(())
+    }
 }
 
 impl Drop for Partial {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if !self.placed {
+            let _ = self.fs.as_user(|| {
+                nix::unistd::unlinkat(
+                    Some(self.dir.as_raw_fd()),
+                    self.tmp.as_os_str(),
+                    nix::unistd::UnlinkatFlags::NoRemoveDir,
+                )
+                .map_err(|e| ApiError::from_io(&e.into(), "upload"))
+            });
+        }
     }
 }
 
@@ -56,7 +122,7 @@ fn too_large(max: u64) -> ApiError {
 async fn upload(State(state): State<AppState>, mut form: Multipart) -> ApiResult<Json<Value>> {
     let max = state.config.max_upload;
     let mut dest: Option<(String, PathBuf)> = None;
-    let mut written: Option<(Partial, u64, String)> = None;
+    let mut written: Option<(Partial, u64)> = None;
     let multipart_err = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large(max)
@@ -71,27 +137,20 @@ async fn upload(State(state): State<AppState>, mut form: Multipart) -> ApiResult
                 dest = Some((p.clone(), state.resolve_path(&p)?));
             }
             Some("file") => {
+                // The SDKs send the path first; a file without one has nowhere to go.
+                let (shown, abs) = dest.clone().ok_or_else(|| ApiError::missing("path"))?;
                 let filename = field.file_name().unwrap_or("upload").to_owned();
-                let dir = match &dest {
-                    Some((shown, abs)) => {
-                        let (inner, abs2, shown2) = (state.clone(), abs.clone(), shown.clone());
-                        blocking(move || create_parents(&inner, &abs2, &shown2)).await?;
-                        abs.parent()
-                            .map_or_else(|| state.config.tmp_dir.clone(), Path::to_path_buf)
-                    }
-                    None => state.config.tmp_dir.clone(),
-                };
-                let tmp = dir.join(format!(".{}.part", crate::util::new_id("upload")));
-                let file = tokio::fs::File::create(&tmp)
-                    .await
-                    .map_err(|e| ApiError::from_io(&e, &tmp.display().to_string()))?;
+                let (partial, file) = state
+                    .files
+                    .run(move |fs| Partial::create(fs, &abs, &filename, &shown))
+                    .await?;
+                let shown = dest.as_ref().map_or("upload", |d| d.0.as_str());
                 // Each write to a tokio file is a hop to the blocking pool: write in 1 MiB slices,
                 // not in the body's small chunks. No fsync: like every other write of the agent (and
                 // `docker cp`), the file is visible once renamed into place; a sandbox's disk does
                 // not promise durability across a host crash.
-                let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
-                let partial = Partial { path: tmp };
-                let shown = dest.as_ref().map_or(filename.clone(), |d| d.0.clone());
+                let mut file =
+                    tokio::io::BufWriter::with_capacity(1 << 20, tokio::fs::File::from_std(file));
                 let mut size = 0u64;
                 while let Some(chunk) = field.chunk().await.map_err(multipart_err)? {
                     size += chunk.len() as u64;
@@ -100,38 +159,19 @@ async fn upload(State(state): State<AppState>, mut form: Multipart) -> ApiResult
                     }
                     file.write_all(&chunk)
                         .await
-                        .map_err(|e| ApiError::from_io(&e, &shown))?;
+                        .map_err(|e| ApiError::from_io(&e, shown))?;
                 }
                 file.flush()
                     .await
-                    .map_err(|e| ApiError::from_io(&e, &shown))?;
-                written = Some((partial, size, filename));
+                    .map_err(|e| ApiError::from_io(&e, shown))?;
+                written = Some((partial, size));
             }
             _ => {}
         }
     }
-    let (partial, size, filename) = written.ok_or_else(|| ApiError::missing("file"))?;
-    let (shown, abs) = dest.ok_or_else(|| ApiError::missing("path"))?;
-    let abs = if abs.is_dir() {
-        abs.join(&filename)
-    } else {
-        abs
-    };
-    let inner = state.clone();
-    let src = partial.path.clone();
-    blocking(move || {
-        create_parents(&inner, &abs, &shown)?;
-        if std::fs::rename(&src, &abs).is_err() {
-            std::fs::copy(&src, &abs).map_err(|e| {
-                let _ = std::fs::remove_file(&abs);
-                ApiError::from_io(&e, &shown)
-            })?;
-        }
-        inner.chown_to_user(&abs);
-        Ok(())
-    })
-    .await?;
-    drop(partial);
+    let (mut partial, size) = written.ok_or_else(|| ApiError::missing("file"))?;
+    let (shown, _) = dest.ok_or_else(|| ApiError::missing("path"))?;
+    state.files.run(move |_| partial.place(&shown)).await?;
     Ok(Json(json!({
         "success": true, "size": size, "message": "File uploaded",
         "timestamp": crate::util::now_ts(),
@@ -144,20 +184,10 @@ async fn download(
 ) -> ApiResult<Response> {
     let abs = state.resolve_path(&path)?;
     let shown = path.clone();
-    let (file, len) = blocking(move || {
-        let file = std::fs::File::open(&abs).map_err(|e| ApiError::from_io(&e, &shown))?;
-        let meta = file.metadata().map_err(|e| ApiError::from_io(&e, &shown))?;
-        if meta.is_dir() {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "INVALID_PATH",
-                format!("Is a directory: {shown}"),
-            )
-            .with_detail("path", shown.as_str()));
-        }
-        Ok((file, meta.len()))
-    })
-    .await?;
+    let (file, len) = state
+        .files
+        .run(move |fs| fs.open_regular(&abs, &shown))
+        .await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
     tokio::task::spawn_blocking(move || {
         let mut file = file;

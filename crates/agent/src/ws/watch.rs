@@ -1,7 +1,9 @@
 //! `/files/watch`: the client sends `{"action":"watch","path":…}` (more may follow), the agent streams
 //! `change` frames from inotify until the client leaves.
-
-use std::path::Path;
+//!
+//! The watcher's thread is started as the sandbox user, so it inherits the user's credentials
+//! (`userfs::creds`): it watches only what the user may read. Each requested path is opened and checked
+//! as the user first, and events in the agent's private places are dropped.
 
 use api_types::agent::{WatchEvent, WatchRequest};
 use axum::extract::State;
@@ -16,6 +18,7 @@ use super::{StreamGuard, send_json};
 use crate::error::ApiError;
 use crate::http::extract::parse_json;
 use crate::state::AppState;
+use nix::fcntl::OFlag;
 
 pub async fn handler(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     ws.max_message_size(1 << 20)
@@ -36,13 +39,15 @@ fn event_name(kind: &EventKind) -> Option<&'static str> {
 async fn session(state: AppState, mut ws: WebSocket) {
     let _guard = StreamGuard::new(&state);
     let (tx, mut rx) = mpsc::channel::<notify::Result<notify::Event>>(256);
-    let watcher = notify::recommended_watcher(move |ev| {
-        let _ = tx.blocking_send(ev);
+    let watcher = state.files.as_user(|| {
+        notify::recommended_watcher(move |ev| {
+            let _ = tx.blocking_send(ev);
+        })
+        .map_err(|e| ApiError::internal("start a file watcher", e))
     });
     let mut watcher = match watcher {
         Ok(w) => w,
         Err(e) => {
-            let e = ApiError::internal("start a file watcher", e);
             let _ = send_json(&mut ws, &error_frame(&e)).await;
             return;
         }
@@ -52,7 +57,7 @@ async fn session(state: AppState, mut ws: WebSocket) {
             ev = rx.recv() => {
                 let Some(Ok(ev)) = ev else { continue };
                 let Some(name) = event_name(&ev.kind) else { continue };
-                for path in ev.paths {
+                for path in ev.paths.into_iter().filter(|p| !state.files.is_private(p)) {
                     let frame = WatchEvent {
                         kind: "change".into(),
                         path: path.display().to_string(),
@@ -71,7 +76,7 @@ async fn session(state: AppState, mut ws: WebSocket) {
                     Some(Ok(_)) => continue,
                     None | Some(Err(_)) => return,
                 };
-                if let Err(e) = add_watch(&state, &mut watcher, &raw)
+                if let Err(e) = add_watch(&state, &mut watcher, &raw).await
                     && send_json(&mut ws, &error_frame(&e)).await.is_err()
                 {
                     return;
@@ -81,7 +86,11 @@ async fn session(state: AppState, mut ws: WebSocket) {
     }
 }
 
-fn add_watch(state: &AppState, watcher: &mut impl Watcher, raw: &[u8]) -> Result<(), ApiError> {
+async fn add_watch(
+    state: &AppState,
+    watcher: &mut impl Watcher,
+    raw: &[u8],
+) -> Result<(), ApiError> {
     let req: WatchRequest = parse_json(raw)?;
     if req.action != "watch" {
         return Err(ApiError::bad_request(format!(
@@ -90,10 +99,21 @@ fn add_watch(state: &AppState, watcher: &mut impl Watcher, raw: &[u8]) -> Result
         )));
     }
     let abs = state.resolve_path(&req.path)?;
-    if !Path::new(&abs).exists() {
-        return Err(ApiError::not_found(&req.path));
-    }
+    let (checked, shown) = (abs.clone(), req.path.clone());
+    state
+        .files
+        .run(move |fs| fs.open(&checked, OFlag::O_PATH, &shown).map(drop))
+        .await?;
     watcher
         .watch(&abs, RecursiveMode::Recursive)
-        .map_err(|e| ApiError::internal("watch a path", e))
+        .map_err(|e| match e.kind {
+            notify::ErrorKind::Io(io) => ApiError::from_io(&io, &req.path),
+            notify::ErrorKind::PathNotFound => ApiError::not_found(&req.path),
+            notify::ErrorKind::MaxFilesWatch => ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "RESOURCE_EXHAUSTED",
+                "The sandbox user is at its limit of watched directories",
+            ),
+            _ => ApiError::internal("watch a path", e),
+        })
 }

@@ -4,7 +4,7 @@ use std::process::Command;
 use base64::Engine as _;
 use serde_json::json;
 
-use crate::helpers::{Options, TestAgent, error_code, send};
+use crate::helpers::{Options, TestAgent, error_code, multipart, send};
 
 #[tokio::test]
 async fn write_read_list_exists_mkdir_remove() {
@@ -97,15 +97,6 @@ async fn file_errors_have_stable_codes() {
     assert_eq!(res.status(), 404);
 }
 
-fn multipart(path: &str, data: Vec<u8>) -> reqwest::multipart::Form {
-    reqwest::multipart::Form::new()
-        .text("path", path.to_owned())
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(data).file_name("local.bin"),
-        )
-}
-
 #[tokio::test]
 async fn upload_and_download_large_files() {
     let agent = TestAgent::start().await;
@@ -113,7 +104,7 @@ async fn upload_and_download_large_files() {
     let dest = agent.workspace.join("up/big.bin");
     let res = agent
         .post("/files/upload")
-        .multipart(multipart(dest.to_str().unwrap(), data.clone()))
+        .multipart(multipart(dest.to_str().unwrap(), "local.bin", data.clone()))
         .send()
         .await
         .unwrap();
@@ -139,7 +130,11 @@ async fn upload_over_the_limit_is_413_and_leaves_nothing() {
     let dest = agent.workspace.join("too-big.bin");
     let res = agent
         .post("/files/upload")
-        .multipart(multipart(dest.to_str().unwrap(), vec![1; 300_000]))
+        .multipart(multipart(
+            dest.to_str().unwrap(),
+            "local.bin",
+            vec![1; 300_000],
+        ))
         .send()
         .await
         .unwrap();
@@ -171,7 +166,11 @@ async fn disk_full_during_upload_is_reported_and_cleaned_up() {
     let dest = small.join("f.bin");
     let res = agent
         .post("/files/upload")
-        .multipart(multipart(dest.to_str().unwrap(), vec![7; 2_000_000]))
+        .multipart(multipart(
+            dest.to_str().unwrap(),
+            "local.bin",
+            vec![7; 2_000_000],
+        ))
         .send()
         .await
         .unwrap();

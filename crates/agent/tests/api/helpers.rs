@@ -22,6 +22,10 @@ pub struct TestAgent {
     pub token: String,
     pub key: TokenKey,
     pub workspace: PathBuf,
+    /// The secrets file, with [`Options::secrets_mode`].
+    pub secrets: Option<PathBuf>,
+    /// The directory the agent binary runs from (its own, with [`Options::own_binary_dir`]).
+    pub bin_dir: PathBuf,
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
@@ -35,6 +39,11 @@ pub struct Options {
     pub configure_secret: Option<String>,
     /// Do not wait for `/health` to answer 200.
     pub no_wait: bool,
+    /// Pass the token key in a secrets file (root's, in a root directory) with this mode, as the
+    /// Docker runtime does.
+    pub secrets_mode: Option<u32>,
+    /// Run the binary from a directory of its own (a hard link), which the agent keeps private.
+    pub own_binary_dir: bool,
 }
 
 fn free_port() -> u16 {
@@ -64,7 +73,17 @@ impl TestAgent {
         open_dir(&tmp);
         let key = TokenKey::generate();
         let port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_warren-agent"));
+        let mut bin = PathBuf::from(env!("CARGO_BIN_EXE_warren-agent"));
+        if opts.own_binary_dir {
+            let own = dir.path().join("bin/warren-agent");
+            std::fs::create_dir(dir.path().join("bin")).unwrap();
+            std::fs::hard_link(&bin, &own)
+                .or_else(|_| std::fs::copy(&bin, &own).map(drop))
+                .unwrap();
+            bin = own;
+        }
+        let bin_dir = bin.parent().unwrap().to_path_buf();
+        let mut cmd = Command::new(&bin);
         cmd.env_clear()
             .env("PATH", PATH)
             .env("WARREN_AGENT_LISTEN", format!("127.0.0.1:{port}"))
@@ -82,10 +101,21 @@ impl TestAgent {
                 cmd.env("WARREN_AGENT_CONFIGURE_SECRET", secret);
             }
             None => {
-                cmd.env("WARREN_AGENT_SANDBOX_ID", SANDBOX_ID)
-                    .env("WARREN_AGENT_TOKEN_KEY", key.to_hex());
+                cmd.env("WARREN_AGENT_SANDBOX_ID", SANDBOX_ID);
+                if opts.secrets_mode.is_none() {
+                    cmd.env("WARREN_AGENT_TOKEN_KEY", key.to_hex());
+                }
             }
         }
+        let secrets = opts.secrets_mode.map(|mode| {
+            let private = dir.path().join("private");
+            std::fs::create_dir(&private).unwrap();
+            let file = private.join("secrets");
+            std::fs::write(&file, format!("WARREN_AGENT_TOKEN_KEY={}\n", key.to_hex())).unwrap();
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+            cmd.env("WARREN_AGENT_SECRETS_FILE", &file);
+            file
+        });
         for (k, v) in &opts.env {
             cmd.env(k, v);
         }
@@ -97,6 +127,8 @@ impl TestAgent {
             token: key.sign(SANDBOX_ID, chrono::Utc::now().timestamp() + 3600),
             key,
             workspace,
+            secrets,
+            bin_dir,
             http: reqwest::Client::new(),
             _dir: dir,
         };
@@ -114,6 +146,18 @@ impl TestAgent {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("agent did not come up");
+    }
+
+    /// Runs `cmd` through `/commands/run` as user code does, and asserts it succeeded.
+    pub async fn user_code(&self, cmd: &str) {
+        let (status, out) = self
+            .post_json("/commands/run", json!({"command": cmd}))
+            .await;
+        assert_eq!(
+            (status, out["exit_code"].clone()),
+            (200, json!(0)),
+            "{cmd}: {out}"
+        );
     }
 
     pub fn pid(&self) -> u32 {
@@ -219,6 +263,16 @@ pub async fn send(req: reqwest::RequestBuilder) -> (u16, Value) {
     let body = res.bytes().await.unwrap();
     assert!(ct.starts_with("application/json"), "content type {ct}");
     (status, serde_json::from_slice(&body).expect("JSON body"))
+}
+
+/// A multipart upload of `data` named `name` to `path`.
+pub fn multipart(path: &str, name: &str, data: Vec<u8>) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .text("path", path.to_owned())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(data).file_name(name.to_owned()),
+        )
 }
 
 /// Asserts the agent's error shape and returns the code.

@@ -5,6 +5,8 @@ mod auth;
 mod commands;
 mod execute;
 mod files;
+mod files_as_user;
+mod files_escape;
 mod helpers;
 mod lifecycle;
 mod misc;
