@@ -223,6 +223,7 @@ async fn remove_path(state: AppState, path: String) -> ApiResult<Json<Value>> {
         .files
         .run(move |fs| {
             let (dir, name) = fs.parent(&abs, false, &path)?;
+            fs.check_entry(&dir, &name, &path)?;
             let target = at(&dir, &name);
             let meta =
                 std::fs::symlink_metadata(&target).map_err(|e| ApiError::from_io(&e, &path))?;

@@ -87,6 +87,7 @@ impl Partial {
 
     /// Renames the part file into place (as the user: run it inside `UserFs::run`).
     fn place(&mut self, shown: &str) -> ApiResult<()> {
+        self.fs.check_entry(&self.dir, &self.name, shown)?;
         let dir = Some(self.dir.as_raw_fd());
         nix::fcntl::renameat(dir, self.tmp.as_os_str(), dir, self.name.as_os_str())
             .map_err(|e| ApiError::from_io(&e.into(), shown))?;

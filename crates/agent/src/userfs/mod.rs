@@ -128,6 +128,16 @@ impl UserFs {
             .map_err(|e| ApiError::from_io(&e, shown))
     }
 
+    /// Refuses replacing or removing the entry `name` of `dir` when the entry itself (a symlink, not
+    /// what it points to) is refused. An entry that cannot be opened is left to the operation to
+    /// report.
+    pub fn check_entry(&self, dir: &File, name: &OsStr, shown: &str) -> ApiResult<()> {
+        match self.open_at(dir, name, OFlag::O_PATH | OFlag::O_NOFOLLOW, 0) {
+            Ok(entry) => self.check(&entry, shown),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Opens a regular file to read it (a FIFO, a device or a directory is refused, and opening
     /// never blocks), with its size.
     pub fn open_regular(&self, path: &Path, shown: &str) -> ApiResult<(File, u64)> {

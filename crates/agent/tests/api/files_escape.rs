@@ -126,6 +126,9 @@ async fn the_secrets_file_is_refused_by_name_dotdot_and_user_symlink() {
                 .unwrap()
                 .contains(&agent.key.to_hex())
         );
+        let (status, body) =
+            send(agent.delete(&format!("/files/remove?path={}", secrets.display()))).await;
+        assert_eq!((status, error_code(&body)), (403, "PATH_NOT_ALLOWED"));
         // The user's symlink itself can go: remove takes the link, not what it points to.
         let (status, _) = send(agent.delete(&format!("/files/remove?path={ws}/x"))).await;
         assert_eq!(status, 200);
