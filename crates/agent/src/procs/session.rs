@@ -1,8 +1,9 @@
 //! Ending groups of user processes found through `/proc`: what a foreground command leaves behind in
 //! its session, and every process below the agent (`POST /processes/kill-all`).
 //!
-//! Both loop until a pass finds nothing: a fork bomb forks between two passes, never faster than
-//! SIGKILL empties it, because every pass kills all the processes it saw.
+//! Both first stop every process they find (SIGSTOP), pass after pass until none is left running, so
+//! that a fork bomb can neither grow nor take the CPU meanwhile, then kill them all (SIGKILL), pass
+//! after pass until none is left.
 
 use std::collections::{HashMap, HashSet};
 
@@ -18,6 +19,7 @@ struct Entry {
     pid: i32,
     ppid: i32,
     session: i32,
+    stopped: bool,
 }
 
 /// The process table: every process of `/proc` with its parent and session.
@@ -35,7 +37,12 @@ fn table() -> Vec<Entry> {
             let ppid = fields.next()?.parse().ok()?;
             let _pgrp = fields.next()?;
             let session = fields.next()?.parse().ok()?;
-            (state != "Z" && state != "X").then_some(Entry { pid, ppid, session })
+            (state != "Z" && state != "X").then_some(Entry {
+                pid,
+                ppid,
+                session,
+                stopped: state == "T",
+            })
         })
         .collect()
 }
@@ -49,7 +56,7 @@ pub fn kill_session(sid: i32) -> usize {
         table
             .iter()
             .filter(|e| e.session == sid && e.pid != me)
-            .map(|e| e.pid)
+            .copied()
             .collect()
     })
     .len()
@@ -60,17 +67,17 @@ pub fn kill_session(sid: i32) -> usize {
 pub fn kill_descendants(spared: Option<i32>) -> HashSet<i32> {
     let me = std::process::id() as i32;
     kill_until_gone(|table| {
-        let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+        let mut children: HashMap<i32, Vec<&Entry>> = HashMap::new();
         for e in table {
-            children.entry(e.ppid).or_default().push(e.pid);
+            children.entry(e.ppid).or_default().push(e);
         }
         let mut found = Vec::new();
         let mut todo = vec![me];
         while let Some(pid) = todo.pop() {
             for &child in children.get(&pid).into_iter().flatten() {
-                if Some(child) != spared {
-                    found.push(child);
-                    todo.push(child);
+                if Some(child.pid) != spared {
+                    found.push(*child);
+                    todo.push(child.pid);
                 }
             }
         }
@@ -78,18 +85,30 @@ pub fn kill_descendants(spared: Option<i32>) -> HashSet<i32> {
     })
 }
 
-/// Runs passes of `select` over a fresh process table, SIGKILLing what it selects, until a pass
-/// selects nothing. Returns the processes killed.
-fn kill_until_gone(mut select: impl FnMut(&[Entry]) -> Vec<i32>) -> HashSet<i32> {
+/// Runs passes of `select` over a fresh process table: SIGSTOP to what it selects until a pass finds
+/// none of it running, then SIGKILL until a pass selects nothing. Returns the processes killed.
+fn kill_until_gone(mut select: impl FnMut(&[Entry]) -> Vec<Entry>) -> HashSet<i32> {
+    for _ in 0..MAX_PASSES {
+        let running: Vec<Entry> = select(&table())
+            .into_iter()
+            .filter(|e| !e.stopped)
+            .collect();
+        if running.is_empty() {
+            break;
+        }
+        for e in running {
+            let _ = kill(Pid::from_raw(e.pid), Signal::SIGSTOP);
+        }
+    }
     let mut killed = HashSet::new();
     for _ in 0..MAX_PASSES {
         let targets = select(&table());
         if targets.is_empty() {
             break;
         }
-        for pid in targets {
-            if kill(Pid::from_raw(pid), Signal::SIGKILL).is_ok() {
-                killed.insert(pid);
+        for e in targets {
+            if kill(Pid::from_raw(e.pid), Signal::SIGKILL).is_ok() {
+                killed.insert(e.pid);
             }
         }
     }
