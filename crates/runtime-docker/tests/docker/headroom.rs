@@ -221,3 +221,29 @@ async fn headroom_holds_under_a_fork_bomb_and_a_memory_hog_and_the_cgroups_go_on
         );
     }
 }
+
+#[tokio::test]
+async fn cgroups_a_crash_left_are_listed_and_go_with_the_reconcilers_destroy() {
+    let rt = runtime().await;
+    let (spec, _key, _cleanup) = spec(BASE_IMAGE);
+    let id = spec.sandbox_id.clone();
+    rt.create(&spec).await.unwrap();
+    // As if Warren died between the container's removal and its cgroups'.
+    let removed = std::process::Command::new("docker")
+        .args([
+            "rm",
+            "-f",
+            &format!("warren-{id}"),
+            &format!("warren-{id}-net"),
+        ])
+        .output()
+        .unwrap();
+    assert!(removed.status.success(), "{removed:?}");
+    assert!(parent("pids", &id).join("user").exists());
+    let listed = rt.list().await.unwrap();
+    let state = listed.iter().find(|s| s.sandbox_id == id).map(|s| s.state);
+    assert_eq!(state, Some(runtime::RuntimeState::Stopped));
+    rt.destroy(&id).await.unwrap();
+    assert!(!parent("pids", &id).exists() && !parent("memory", &id).exists());
+    assert!(!rt.list().await.unwrap().iter().any(|s| s.sandbox_id == id));
+}
