@@ -182,9 +182,7 @@ impl Spawner {
             exit,
         })
     }
-}
 
-impl Spawner {
     /// Kills what is left of the session of the finished child `pid` (it led the session), unless
     /// `pid` names a child started since (its number reused). Returns how many were killed.
     pub async fn kill_leftovers(&self, pid: u32) -> usize {
