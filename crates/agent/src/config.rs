@@ -52,6 +52,13 @@ pub struct Config {
     pub start_command: Vec<String>,
     /// Base environment of user code: the agent's own environment minus `WARREN_AGENT_*`.
     pub base_env: BTreeMap<String, String>,
+    /// A directory whose subdirectories (`pids/`, `memory/`) are cgroups every user process is moved
+    /// into before it runs (`WARREN_AGENT_USER_CGROUP`; the Docker backend mounts them at
+    /// `/.warren/cgroup` with limits below the sandbox's own, so the agent keeps headroom).
+    pub user_cgroup: Option<PathBuf>,
+    /// `RLIMIT_NPROC` of user processes (`WARREN_AGENT_USER_NPROC`; set under gVisor, where it counts
+    /// the sandbox's processes only).
+    pub user_nproc: Option<u64>,
 }
 
 /// A template's readiness condition; `/health` answers 503 until it holds.
@@ -153,6 +160,10 @@ impl Config {
                 .transpose()?,
             start_command,
             base_env,
+            user_cgroup: get("USER_CGROUP").map(PathBuf::from),
+            user_nproc: get("USER_NPROC")
+                .map(|v| parse_or(Some(v), "WARREN_AGENT_USER_NPROC", None))
+                .transpose()?,
         })
     }
 }

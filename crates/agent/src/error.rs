@@ -102,6 +102,43 @@ impl ApiError {
         .with_detail("path", path)
     }
 
+    /// Maps a failure to start `program` (fork or exec in the child, before any user code ran).
+    pub fn from_spawn(err: &io::Error, program: &str) -> Self {
+        let failed = |message: String| {
+            Self::new(StatusCode::BAD_REQUEST, "COMMAND_FAILED", message)
+                .with_detail("command", program)
+        };
+        match err.raw_os_error() {
+            Some(libc::ENOENT) => failed(format!("Command not found: {program}")),
+            Some(libc::EACCES | libc::EPERM) => {
+                failed(format!("Permission denied to run {program}"))
+            }
+            Some(libc::ENOEXEC) => failed(format!("Not an executable: {program}")),
+            Some(libc::ENOTDIR | libc::ELOOP | libc::ENAMETOOLONG) => {
+                failed(format!("Invalid command path: {program}"))
+            }
+            Some(libc::E2BIG) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "ARGUMENT_TOO_LONG",
+                "The command's arguments or environment are over the kernel's limit (128 KiB per \
+                 argument or variable); pass long input in a file or on stdin",
+            )
+            .with_detail("command", program),
+            // The user processes' pids or memory limit is reached (a fork bomb, say): the caller may
+            // retry once processes have ended (`POST /processes/kill-all` ends them all).
+            Some(libc::EAGAIN | libc::ENOMEM) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "RESOURCE_EXHAUSTED",
+                "User processes are at their process or memory limit; try again when processes \
+                 have ended",
+            ),
+            _ if err.kind() == io::ErrorKind::InvalidInput => {
+                Self::bad_request(format!("Invalid command: {err}"))
+            }
+            _ => Self::internal("start a process", format!("{program}: {err}")),
+        }
+    }
+
     /// Maps a filesystem error on `path` to the contract's file codes. Everything a client can cause
     /// is a 4xx; a full disk is 507 (the sandbox's own disk, not the agent, is at fault), and only
     /// what no request can cause (EIO, EBADF, …) is a 500.

@@ -17,6 +17,7 @@ pub mod lang;
 pub mod metrics;
 pub mod procs;
 pub mod run;
+pub mod scratch;
 pub mod state;
 pub mod supervisor;
 pub mod userfs;
@@ -35,6 +36,7 @@ use tokio::sync::watch;
 
 use crate::auth::{AuthState, Identity};
 use crate::config::Config;
+use crate::procs::limits::UserLimits;
 use crate::procs::spawn::Spawner;
 use crate::state::AppState;
 
@@ -70,7 +72,10 @@ impl Application {
         // Orphans of user code are re-parented to the agent (as they are to PID 1 in a container).
         // SAFETY: prctl with integer arguments only.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-        let spawner = Spawner::start(config.run_as).context("install the SIGCHLD handler")?;
+        let limits = UserLimits::open(config.user_cgroup.as_deref(), config.user_nproc);
+        tracing::info!(cgroups = limits.cgroups(), nproc = ?config.user_nproc, "user process limits");
+        let spawner =
+            Spawner::start(config.run_as, limits).context("install the SIGCHLD handler")?;
         let auth = AuthState::new(identity, config.configure_secret.clone());
         let listener = TcpListener::bind(config.listen)
             .await
@@ -104,7 +109,7 @@ impl Application {
         // Whoever creates a sandbox is about to run code in it: start the Python kernel now, beside
         // the start command, rather than on the first `run_code` (docs/agent.md, "Execution").
         let warming = state.clone();
-        tokio::spawn(async move { warming.warm_kernel().await });
+        tokio::spawn(async move { warming.warm_kernel(Duration::ZERO).await });
         tracing::info!(addr = %listener.local_addr()?, "warren-agent listening");
 
         let app = http::router(state.clone());

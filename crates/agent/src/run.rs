@@ -1,18 +1,21 @@
 //! Running user code and commands: turning a request into a process spec, bounding concurrency,
 //! and the synchronous `/execute` path (Python goes to the stateful kernel).
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use api_types::agent::{CommandRequest, EnvMap, ExecuteRequest, ExecuteResponse};
 use axum::http::StatusCode;
 use tokio::sync::{SemaphorePermit, mpsc};
 
+use crate::env::{check_no_nul, check_vars};
 use crate::error::{ApiError, ApiResult};
 use crate::kernel::KernelRequest;
 use crate::lang::Language;
-use crate::procs::capture::{Chunk, Outcome, supervise};
+use crate::procs::capture::{Chunk, Leftovers, Outcome, supervise};
 use crate::procs::spawn::{SpawnSpec, Stdio3};
+use crate::scratch::{Scratch, is_shell, shell_argv};
 use crate::state::AppInner;
 
 /// Timeout when a request names none, in seconds.
@@ -27,15 +30,6 @@ pub fn timeout_of(requested: Option<u64>, default: u64) -> Duration {
             .unwrap_or(default)
             .min(MAX_TIMEOUT),
     )
-}
-
-/// A scratch file holding code; removed when dropped.
-pub struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 /// A process ready to start, with the scratch file it needs.
@@ -83,20 +77,15 @@ impl AppInner {
             .with_detail("language", lang.name())
         })?;
         let cwd = self.checked_workdir(workdir)?;
-        let file = self.config.tmp_dir.join(format!(
-            "{}.{}",
-            crate::util::new_id("warren-code"),
-            lang.extension()
-        ));
-        std::fs::write(&file, code).map_err(|e| ApiError::internal("write the code file", e))?;
-        let scratch = Scratch(file.clone());
-        self.chown_to_user(&file);
-        let (program, args) = lang.argv(&program, &file);
+        let env = self.request_env(env, &cwd)?;
+        let owner = self.spawner.run_as();
+        let scratch = Scratch::write(&self.config.tmp_dir, lang.extension(), code, owner)?;
+        let (program, args) = lang.argv(&program, scratch.path());
         Ok(Prepared {
             spec: SpawnSpec {
                 program,
                 args,
-                env: self.env.child_env(&self.config.base_env, env, &cwd),
+                env,
                 cwd,
                 stdio: Stdio3::Piped,
             },
@@ -104,27 +93,42 @@ impl AppInner {
         })
     }
 
+    /// The environment of a child started in `cwd` with the request's `env`, once it is checked.
+    fn request_env(&self, env: Option<&EnvMap>, cwd: &Path) -> ApiResult<BTreeMap<String, String>> {
+        if let Some(env) = env {
+            check_vars(env)?;
+        }
+        Ok(self.env.child_env(&self.config.base_env, env, cwd))
+    }
+
     /// Prepares a command: `command` + `args` exec'd directly, or a shell string through `/bin/sh -c`.
+    /// A shell script too long for one argument (`sh -c SCRIPT`, also `bash -c SCRIPT` in the args
+    /// form) runs from a scratch file instead.
     pub fn prepare_command(&self, req: &CommandRequest) -> ApiResult<Prepared> {
         if req.command.trim().is_empty() {
             return Err(ApiError::missing("command"));
         }
+        check_no_nul("command", [&req.command])?;
+        check_no_nul("args", req.args.iter().flatten())?;
         let cwd = self.checked_workdir(req.workdir.as_deref())?;
-        let (program, args) = match &req.args {
-            Some(args) => (req.command.clone(), args.clone()),
-            None => ("/bin/sh".into(), vec!["-c".into(), req.command.clone()]),
+        let env = self.request_env(req.env.as_ref(), &cwd)?;
+        let (tmp, owner) = (&self.config.tmp_dir, self.spawner.run_as());
+        let (program, (args, scratch)) = match req.args.as_deref() {
+            None => ("/bin/sh".to_owned(), shell_argv(&req.command, tmp, owner)?),
+            Some([c, script]) if c == "-c" && is_shell(&req.command) => {
+                (req.command.clone(), shell_argv(script, tmp, owner)?)
+            }
+            Some(args) => (req.command.clone(), (args.to_vec(), None)),
         };
         Ok(Prepared {
             spec: SpawnSpec {
                 program,
                 args,
-                env: self
-                    .env
-                    .child_env(&self.config.base_env, req.env.as_ref(), &cwd),
+                env,
                 cwd,
                 stdio: Stdio3::Piped,
             },
-            scratch: None,
+            scratch,
         })
     }
 
@@ -137,21 +141,10 @@ impl AppInner {
     ) -> ApiResult<(u32, Outcome)> {
         let Prepared { spec, scratch } = prepared;
         let program = spec.program.clone();
-        let child = self.spawner.spawn(spec).map_err(|e| match e.raw_os_error() {
-            _ if e.kind() == std::io::ErrorKind::NotFound => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "COMMAND_FAILED",
-                format!("Command not found: {program}"),
-            ),
-            // The sandbox's pids or memory limit is reached (a fork bomb, say): the caller may retry
-            // once its processes are gone.
-            Some(libc::EAGAIN | libc::ENOMEM) => ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "RESOURCE_EXHAUSTED",
-                "The sandbox is at its process or memory limit; try again when processes have ended",
-            ),
-            _ => ApiError::internal("start a process", e),
-        })?;
+        let child = self
+            .spawner
+            .spawn(spec)
+            .map_err(|e| ApiError::from_spawn(&e, &program))?;
         let pid = child.pid;
         self.metrics
             .executions
@@ -159,7 +152,14 @@ impl AppInner {
         self.metrics
             .active_executions
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let outcome = supervise(child, self.config.output_limit, timeout, tap).await;
+        let outcome = supervise(
+            child,
+            self.config.output_limit,
+            timeout,
+            tap,
+            Leftovers::Kill(self.spawner.clone()),
+        )
+        .await;
         self.metrics
             .active_executions
             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
@@ -169,12 +169,19 @@ impl AppInner {
 
     /// Starts the Python kernel ahead of the first request (every agent does at start, see `lib.rs`),
     /// so the first `run_code` does not wait for the interpreter. Images without Python skip it.
-    pub async fn warm_kernel(&self) {
+    /// After a kill, `grace` is how long a kernel may take to be seen dead. Returns whether it started
+    /// a kernel.
+    pub async fn warm_kernel(&self, grace: Duration) -> bool {
         let cwd = self.config.workspace.clone();
         let env = self.env.child_env(&self.config.base_env, None, &cwd);
-        if let Err(e) = self.kernel.prestart(&env, &cwd.display().to_string()).await {
+        let started = self
+            .kernel
+            .prestart(&env, &cwd.display().to_string(), grace)
+            .await;
+        started.unwrap_or_else(|e| {
             tracing::debug!(error = %e, "no python kernel to warm");
-        }
+            false
+        })
     }
 
     /// `POST /execute`: Python on the stateful kernel, everything else as a fresh process.
@@ -188,9 +195,7 @@ impl AppInner {
         };
         if lang == Language::Python {
             let cwd = self.checked_workdir(req.workdir.as_deref())?;
-            let env = self
-                .env
-                .child_env(&self.config.base_env, req.env.as_ref(), &cwd);
+            let env = self.request_env(req.env.as_ref(), &cwd)?;
             let started = std::time::Instant::now();
             self.metrics
                 .executions

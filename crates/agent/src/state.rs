@@ -3,7 +3,7 @@
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize};
 use std::time::Instant;
 
 use tokio::sync::Semaphore;
@@ -59,6 +59,8 @@ pub struct AppInner {
     pub ready: AtomicBool,
     /// WebSocket streams open now.
     pub active_streams: AtomicUsize,
+    /// Pid of the running start command (0: none); `POST /processes/kill-all` spares it.
+    pub start_pid: AtomicU32,
     /// When the agent started.
     pub started: Instant,
     pub started_at: String,
@@ -87,6 +89,7 @@ impl AppState {
             background: Registry::default(),
             metrics: Metrics::default(),
             active_streams: AtomicUsize::new(0),
+            start_pid: AtomicU32::new(0),
             started: Instant::now(),
             started_at: crate::util::now_ts(),
             config,

@@ -9,7 +9,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
 use crate::config::ReadyCheck;
-use crate::procs::capture::supervise;
+use crate::procs::capture::{Leftovers, supervise};
 use crate::procs::spawn::{SpawnSpec, Stdio3, signal_group};
 use crate::state::AppState;
 
@@ -39,11 +39,19 @@ pub async fn run_start_command(
             Ok(child) => {
                 tracing::info!(pid = child.pid, command = %program, "start command running");
                 let _ = pid_tx.send(Some(child.pid));
+                state.start_pid.store(child.pid, Ordering::Relaxed);
                 let started = std::time::Instant::now();
                 // Output is kept only as far as the log needs it.
-                let out =
-                    supervise(child, 64 * 1024, Duration::from_secs(u64::MAX / 4), None).await;
+                let out = supervise(
+                    child,
+                    64 * 1024,
+                    Duration::from_secs(u64::MAX / 4),
+                    None,
+                    Leftovers::Keep,
+                )
+                .await;
                 let _ = pid_tx.send(None);
+                state.start_pid.store(0, Ordering::Relaxed);
                 tracing::warn!(code = out.exit_code, stderr = %out.stderr.trim_end(), "start command exited");
                 if started.elapsed() > MAX_BACKOFF {
                     backoff = Duration::from_millis(500);
@@ -90,9 +98,15 @@ async fn check_once(state: &AppState, check: &ReadyCheck) -> bool {
                 stdio: Stdio3::Piped,
             };
             match state.spawner.spawn(spec) {
-                Ok(child) => supervise(child, 4096, Duration::from_secs(10), None)
-                    .await
-                    .success(),
+                Ok(child) => supervise(
+                    child,
+                    4096,
+                    Duration::from_secs(10),
+                    None,
+                    Leftovers::Kill(state.spawner.clone()),
+                )
+                .await
+                .success(),
                 Err(_) => false,
             }
         }

@@ -90,9 +90,10 @@ pub async fn full_id(docker: &Docker, container: &str) -> anyhow::Result<String>
         .context("container without id")
 }
 
-/// Memory cgroup (v1) usage and RSS of a container, in bytes.
+/// Memory cgroup (v1) usage and RSS of a container, in bytes: of its own cgroup for a plain
+/// container, of its sandbox's cgroup parent (agent and user processes) for a Warren sandbox.
 pub fn memory(full_id: &str) -> anyhow::Result<(u64, u64)> {
-    let dir = format!("/sys/fs/cgroup/memory/docker/{full_id}");
+    let dir = memory_cgroup(full_id).display().to_string();
     let usage = std::fs::read_to_string(format!("{dir}/memory.usage_in_bytes"))
         .with_context(|| format!("read {dir}"))?;
     let stat = std::fs::read_to_string(format!("{dir}/memory.stat"))?;
@@ -101,6 +102,20 @@ pub fn memory(full_id: &str) -> anyhow::Result<(u64, u64)> {
         .find_map(|l| l.strip_prefix("total_rss "))
         .context("no total_rss")?;
     Ok((usage.trim().parse()?, rss.trim().parse()?))
+}
+
+/// The memory cgroup that holds all of the container's processes: `docker/<id>`, or the Warren
+/// sandbox parent `warren/<instance>/<sandbox>` holding `<id>` and the user processes' `user`.
+fn memory_cgroup(full_id: &str) -> std::path::PathBuf {
+    let root = std::path::Path::new("/sys/fs/cgroup/memory");
+    let warren = std::fs::read_dir(root.join("warren")).into_iter().flatten();
+    let parents = warren
+        .filter_map(|i| std::fs::read_dir(i.ok()?.path()).ok())
+        .flatten();
+    parents
+        .filter_map(|p| Some(p.ok()?.path()))
+        .find(|p| p.join(full_id).is_dir())
+        .unwrap_or_else(|| root.join("docker").join(full_id))
 }
 
 /// Runs the `docker` CLI and returns how long it took; fails on a non-zero exit.

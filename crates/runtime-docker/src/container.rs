@@ -80,6 +80,21 @@ fn parse_user(user: &str) -> Option<(u32, u32)> {
     (ids.0 != 0).then_some(ids)
 }
 
+/// How the sandbox's user processes are kept below its agent's limits (docs/runtime-docker.md,
+/// "Headroom").
+pub enum UserLimits {
+    /// A cgroup parent Warren owns (`CgroupParent`) and the host paths of the `user` cgroups, by
+    /// hierarchy, mounted at [`crate::cgroup::MOUNT_DIR`].
+    Cgroups {
+        parent: String,
+        dirs: Vec<(&'static str, std::path::PathBuf)>,
+    },
+    /// The user's `RLIMIT_NPROC` (gVisor, whose kernel counts it per sandbox).
+    Nproc(u64),
+    /// None (no usable cgroup hierarchy).
+    Shared,
+}
+
 /// Who the agent serves from its start.
 pub enum Identity<'a> {
     /// A cold create: the owner's identity and environment.
@@ -113,6 +128,8 @@ pub struct Plan<'a> {
     /// The network-namespace holder whose network it joins instead of joining `request.network`
     /// itself (its hostname is then the holder's).
     pub holder: Option<&'a str>,
+    /// The limits of its user processes.
+    pub user_limits: &'a UserLimits,
 }
 
 /// The content of the sandbox's secrets file: what its agent must know and user code must not.
@@ -147,6 +164,14 @@ pub fn create_body(settings: &DockerSettings, plan: &Plan<'_>) -> ContainerCreat
         }
         Identity::Pool { .. } => true,
     };
+    match plan.user_limits {
+        UserLimits::Cgroups { .. } => env.push(format!(
+            "{AGENT_ENV_PREFIX}USER_CGROUP={}",
+            crate::cgroup::MOUNT_DIR
+        )),
+        UserLimits::Nproc(n) => env.push(format!("{AGENT_ENV_PREFIX}USER_NPROC={n}")),
+        UserLimits::Shared => {}
+    }
     let labels = HashMap::from([
         (LABEL_MANAGED.to_owned(), "1".to_owned()),
         (LABEL_INSTANCE.to_owned(), settings.instance.clone()),
@@ -217,6 +242,16 @@ fn host_config(settings: &DockerSettings, plan: &Plan<'_>) -> HostConfig {
     let (mut binds, mut mounts) = agent_mounts(settings);
     binds.push(format!("{}:{SECRETS_PATH}:ro", plan.secrets.display()));
     mounts.extend(plan.disk.map(disk_mounts).unwrap_or_default());
+    let mut cgroup_parent = None;
+    if let UserLimits::Cgroups { parent, dirs } = plan.user_limits {
+        cgroup_parent = Some(parent.clone());
+        mounts.extend(dirs.iter().map(|(hierarchy, dir)| Mount {
+            target: Some(format!("{}/{hierarchy}", crate::cgroup::MOUNT_DIR)),
+            source: Some(dir.display().to_string()),
+            typ: Some(MountType::BIND),
+            ..Default::default()
+        }));
+    }
     let ulimit = |name: &str, limit: i64| ResourcesUlimits {
         name: Some(name.into()),
         soft: Some(limit),
@@ -252,6 +287,7 @@ fn host_config(settings: &DockerSettings, plan: &Plan<'_>) -> HostConfig {
             ])),
         }),
         init: Some(false),
+        cgroup_parent,
         ..Default::default()
     }
 }
@@ -320,6 +356,7 @@ mod tests {
             disk: None,
             secrets: Path::new("/state/secrets/sbx1"),
             holder: None,
+            user_limits: &UserLimits::Shared,
         }
     }
 
@@ -454,5 +491,48 @@ mod tests {
                 .any(|e| e.contains("SECRET=") || e.contains("TOKEN_KEY"))
         );
         assert_eq!(body.labels.unwrap()[LABEL_POOLED], "1");
+    }
+
+    #[test]
+    fn user_processes_get_their_cgroups_or_an_nproc_limit() {
+        let f = facts();
+        let pool = || Identity::Pool {
+            configure_secret: "s",
+        };
+        let cgroups = UserLimits::Cgroups {
+            parent: "/warren/default/sbx1".into(),
+            dirs: vec![(
+                "pids",
+                "/sys/fs/cgroup/pids/warren/default/sbx1/user".into(),
+            )],
+        };
+        let mut p = plan(&f, pool());
+        p.user_limits = &cgroups;
+        let body = create_body(&DockerSettings::default(), &p);
+        assert!(
+            body.env
+                .unwrap()
+                .contains(&"WARREN_AGENT_USER_CGROUP=/.warren/cgroup".to_owned())
+        );
+        let hc = body.host_config.unwrap();
+        assert_eq!(hc.cgroup_parent.as_deref(), Some("/warren/default/sbx1"));
+        let mount = hc.mounts.unwrap().pop().unwrap();
+        assert_eq!(
+            (mount.source.as_deref(), mount.target.as_deref()),
+            (
+                Some("/sys/fs/cgroup/pids/warren/default/sbx1/user"),
+                Some("/.warren/cgroup/pids")
+            )
+        );
+        let nproc = UserLimits::Nproc(900);
+        let mut p = plan(&f, pool());
+        p.user_limits = &nproc;
+        let body = create_body(&DockerSettings::default(), &p);
+        assert!(
+            body.env
+                .unwrap()
+                .contains(&"WARREN_AGENT_USER_NPROC=900".to_owned())
+        );
+        assert_eq!(body.host_config.unwrap().cgroup_parent, None);
     }
 }

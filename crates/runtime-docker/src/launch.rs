@@ -9,7 +9,7 @@ use futures::StreamExt as _;
 use runtime::RuntimeError;
 use tokio::time::Instant;
 
-use crate::container::{self, AGENT_PORT, ImageFacts, Plan, Request};
+use crate::container::{self, AGENT_PORT, ImageFacts, Plan, Request, UserLimits};
 use crate::engine::{container_name, failed, map_err, map_transport, status_of};
 use crate::{DockerRuntime, SandboxRuntime as _, agent};
 
@@ -61,12 +61,14 @@ impl DockerRuntime {
         let secrets = self
             .secrets
             .save(sandbox_id, &container::secrets(&request.identity))?;
+        let user_limits = self.user_limits(&request)?;
         let plan = Plan {
             request,
             facts: &facts,
             disk: disk.as_ref(),
             secrets: &secrets,
             holder: holder.as_deref(),
+            user_limits: &user_limits,
         };
         let body = container::create_body(&self.settings, &plan);
         let name = container_name(sandbox_id);
@@ -91,6 +93,32 @@ impl DockerRuntime {
         let addr = self.start_and_wait_timed(sandbox_id, &mut phases).await?;
         tracing::debug!(sandbox.id = sandbox_id, phases = %phases, "launched");
         Ok(addr)
+    }
+
+    /// The limits of the sandbox's user processes: its cgroups, made now, or under gVisor (where
+    /// host cgroups do not see its processes) an `RLIMIT_NPROC`, which gVisor counts per sandbox.
+    fn user_limits(&self, request: &Request<'_>) -> Result<UserLimits, RuntimeError> {
+        let pids = u64::try_from(self.settings.pids_limit)
+            .ok()
+            .filter(|p| *p > 0);
+        let headroom = self.settings.headroom;
+        if self
+            .settings
+            .oci_runtime_of(request.isolation)
+            .starts_with("runsc")
+        {
+            return Ok(pids.map_or(UserLimits::Shared, |p| {
+                UserLimits::Nproc(headroom.user_pids(p))
+            }));
+        }
+        let Some(cgroups) = &self.cgroups else {
+            return Ok(UserLimits::Shared);
+        };
+        cgroups.create(request.sandbox_id, request.resources, pids)?;
+        Ok(UserLimits::Cgroups {
+            parent: cgroups.parent(request.sandbox_id),
+            dirs: cgroups.user_dirs(request.sandbox_id),
+        })
     }
 
     /// Starts the sandbox's container; its agent's address once `/health` answers 200.

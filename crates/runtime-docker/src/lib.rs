@@ -3,6 +3,7 @@
 //! its user writes bounded by a btrfs subvolume. See `docs/runtime-docker.md`.
 
 mod agent;
+mod cgroup;
 mod claims;
 mod container;
 mod disk;
@@ -26,6 +27,7 @@ use runtime::{
     SandboxRuntime, SandboxSpec,
 };
 
+use crate::cgroup::Cgroups;
 use crate::claims::{Claim, ClaimStore};
 use crate::container::Identity;
 use crate::disk::DiskPool;
@@ -36,7 +38,7 @@ use crate::engine::{
 use crate::holder::Holders;
 use crate::secrets::SecretStore;
 
-pub use settings::{DockerSettings, NetworkSettings};
+pub use settings::{DockerSettings, Headroom, NetworkSettings};
 
 /// Seconds the first call to the engine may take: an engine that does not answer fails `connect`
 /// quickly, whatever `engine_timeout_seconds` allows later calls.
@@ -53,6 +55,8 @@ pub struct DockerRuntime {
     holders: Holders,
     claims: ClaimStore,
     secrets: SecretStore,
+    /// The sandboxes' cgroup parents and user cgroups, where the engine allows them.
+    cgroups: Option<Cgroups>,
     http: reqwest::Client,
 }
 
@@ -110,6 +114,7 @@ impl DockerRuntime {
             }
             None => None,
         };
+        let cgroups = cgroup::detect(&docker, settings).await;
         Ok(Self {
             docker,
             settings: settings.clone(),
@@ -117,6 +122,7 @@ impl DockerRuntime {
             holders,
             claims: ClaimStore::open(&settings.state_dir)?,
             secrets: SecretStore::open(&settings.state_dir)?,
+            cgroups,
             http: agent::client()?,
         })
     }
@@ -288,6 +294,9 @@ impl SandboxRuntime for DockerRuntime {
         check_sandbox_id(sandbox_id)?;
         self.remove_container(sandbox_id).await?;
         holder::remove(&self.docker, &holder::holder_name(sandbox_id)).await?;
+        if let Some(cgroups) = &self.cgroups {
+            cgroups.remove(sandbox_id).await?;
+        }
         if let Some(disk) = &self.disk {
             disk.remove(sandbox_id).await?;
         }
@@ -327,6 +336,12 @@ impl SandboxRuntime for DockerRuntime {
                 };
                 sandboxes.insert(sandbox_id, state);
             }
+        }
+        // Likewise a sandbox of which only cgroups remain (a crash between the container's removal and
+        // theirs).
+        let leftovers = self.cgroups.iter().flat_map(Cgroups::leftovers);
+        for sandbox_id in leftovers.filter(|id| check_sandbox_id(id).is_ok()) {
+            sandboxes.entry(sandbox_id).or_insert(RuntimeState::Stopped);
         }
         Ok(sandboxes
             .into_iter()

@@ -60,6 +60,44 @@ pub struct DockerSettings {
     pub pids_limit: i64,
     /// Size of each sandbox's `/dev/shm`, in MiB.
     pub shm_size_mb: u32,
+    /// Root of the host's cgroup v1 hierarchies. Each sandbox gets a cgroup parent under
+    /// `warren/<instance>/` there with its pids and memory limits, and a `user` cgroup for its user
+    /// processes with `headroom` less (docs/runtime-docker.md). `None`, or an engine that does not
+    /// use the `cgroupfs` driver on cgroup v1: user processes share the agent's limits.
+    pub cgroup_root: Option<PathBuf>,
+    /// What each sandbox's limits keep for its agent, beyond what its user processes may take.
+    pub headroom: Headroom,
+}
+
+/// What of a sandbox's limits its agent keeps for itself: for each limit, the larger of a minimum
+/// and a percentage. Under gVisor (no host cgroup per process) only the pids margin applies, as the
+/// user's `RLIMIT_NPROC`, which the gVisor kernel counts per sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Headroom {
+    /// Processes kept at least.
+    pub pids_min: u32,
+    /// Percent of the pids limit kept at least.
+    pub pids_percent: u32,
+    /// MiB of memory kept at least.
+    pub memory_min_mb: u32,
+    /// Percent of the memory limit kept at least.
+    pub memory_percent: u32,
+    /// CPU weight (`cpu.shares`) of all user processes together against the agent's 1024: how
+    /// the sandbox's CPU quota is shared when both want it.
+    pub cpu_shares: u32,
+}
+
+impl Default for Headroom {
+    fn default() -> Self {
+        Self {
+            pids_min: 16,
+            pids_percent: 10,
+            memory_min_mb: 32,
+            memory_percent: 10,
+            cpu_shares: 128,
+        }
+    }
 }
 
 impl DockerSettings {
@@ -111,6 +149,8 @@ impl Default for DockerSettings {
             gvisor_runtime: "runsc-hostnet".into(),
             pids_limit: 1024,
             shm_size_mb: 64,
+            cgroup_root: Some("/sys/fs/cgroup".into()),
+            headroom: Headroom::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use crate::env::check_vars;
 use crate::error::ApiResult;
 use crate::http::extract::ApiJson;
 use crate::state::AppState;
@@ -28,6 +29,7 @@ async fn put(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<EnvBody>,
 ) -> ApiResult<Json<Value>> {
+    check_vars(&body.env_vars)?;
     state.env.replace(body.env_vars);
     Ok(current(&state))
 }
@@ -36,6 +38,7 @@ async fn patch(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<EnvBody>,
 ) -> ApiResult<Json<Value>> {
+    check_vars(&body.env_vars)?;
     if body.merge == Some(false) {
         state.env.replace(body.env_vars);
     } else {

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::ApiJson;
 use crate::lang::Language;
+use crate::procs::capture::{Leftovers, supervise};
 use crate::run::{Prepared, timeout_of};
 use crate::state::AppState;
 use crate::util::{new_id, now_ts};
@@ -63,10 +64,11 @@ pub fn start_background(
         )
     })?;
     let Prepared { spec, scratch } = prepared;
+    let program = spec.program.clone();
     let child = state
         .spawner
         .spawn(spec)
-        .map_err(|e| ApiError::internal("start a background process", e))?;
+        .map_err(|e| ApiError::from_spawn(&e, &program))?;
     let process_id = new_id("proc");
     let execution_id = new_id("exec");
     let start = now_ts();
@@ -93,7 +95,7 @@ pub fn start_background(
     tokio::spawn(async move {
         let _permit = permit;
         let limit = task_state.config.output_limit;
-        let outcome = crate::procs::capture::supervise(child, limit, timeout, None).await;
+        let outcome = supervise(child, limit, timeout, None, Leftovers::Keep).await;
         drop(scratch);
         if let Some(info) = task_state.background.finish(&id, &outcome)
             && let Some(done) = on_done

@@ -107,6 +107,7 @@ async fn configure(
     if req.sandbox_id.is_empty() {
         return Err(ApiError::missing("sandbox_id"));
     }
+    crate::env::check_vars(&req.env_vars)?;
     state.auth.configure(
         &headers,
         Identity {

@@ -11,6 +11,7 @@ pub mod files;
 pub mod health;
 pub mod listing;
 pub mod misc;
+pub mod processes;
 pub mod request_id;
 pub mod transfer;
 
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(transfer::routes(state.config.max_upload))
         .merge(env::routes())
         .merge(misc::routes())
+        .merge(processes::routes())
         .merge(crate::ws::routes())
         .route_layer(from_fn_with_state(
             state.clone(),

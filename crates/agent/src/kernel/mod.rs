@@ -118,14 +118,26 @@ impl Kernel {
         })
     }
 
-    /// Starts the kernel now unless it runs already; each request brings its own environment and
-    /// working directory, so these only matter to the interpreter's start.
-    pub async fn prestart(&self, env: &BTreeMap<String, String>, cwd: &str) -> std::io::Result<()> {
+    /// Starts the kernel now unless it runs already (a kernel that exits within `grace` counts as
+    /// not running); each request brings its own environment and working directory, so these only
+    /// matter to the interpreter's start. Returns whether it started one.
+    pub async fn prestart(
+        &self,
+        env: &BTreeMap<String, String>,
+        cwd: &str,
+        grace: Duration,
+    ) -> std::io::Result<bool> {
         let mut guard = self.proc.lock().await;
-        if guard.is_none() {
-            *guard = Some(self.start(env, cwd)?);
+        if let Some(p) = guard.as_mut()
+            && tokio::time::timeout(grace, &mut p.exit).await.is_ok()
+        {
+            *guard = None;
         }
-        Ok(())
+        if guard.is_some() {
+            return Ok(false);
+        }
+        *guard = Some(self.start(env, cwd)?);
+        Ok(true)
     }
 
     /// Runs `req`, starting the kernel first if needed. Errors only when the kernel cannot start.

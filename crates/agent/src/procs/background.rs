@@ -67,6 +67,16 @@ impl Registry {
         self.lock().values().cloned().collect()
     }
 
+    /// Records every running process as killed, ahead of `POST /processes/kill-all` (which kills
+    /// them all: they are the agent's children).
+    pub fn mark_all_killed(&self) {
+        for p in self.lock().values_mut() {
+            if p.status == ProcessStatus::Running {
+                p.status = ProcessStatus::Killed;
+            }
+        }
+    }
+
     /// Kills a running process found by process id, execution id or pid.
     pub fn kill(&self, id: &str) -> Option<ProcessInfo> {
         let mut procs = self.lock();

@@ -9,7 +9,7 @@ use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::spawn::{Spawned, signal_group};
+use super::spawn::{Spawned, Spawner, signal_group};
 
 /// How long a finished child's pipes may stay open (held by its own background children) before the
 /// agent stops reading them.
@@ -40,6 +40,14 @@ impl Outcome {
     }
 }
 
+/// What becomes of the processes a child leaves in its session when it ends.
+pub enum Leftovers {
+    /// They run on (background commands, the start command).
+    Keep,
+    /// They are killed as soon as the child has ended (foreground commands and executions).
+    Kill(Spawner),
+}
+
 /// Waits for `child`, capturing at most `limit` bytes of each stream and killing its process group
 /// after `timeout`. Every chunk read is also sent to `tap` when given.
 pub async fn supervise(
@@ -47,6 +55,7 @@ pub async fn supervise(
     limit: usize,
     timeout: Duration,
     tap: Option<mpsc::Sender<Chunk>>,
+    leftovers: Leftovers,
 ) -> Outcome {
     let start = Instant::now();
     let Spawned {
@@ -68,7 +77,11 @@ pub async fn supervise(
             exit.await.unwrap_or(-1)
         }
     };
-    // Orphans (`cmd &`) may hold the pipes open after the child exits: drain for a grace period only.
+    if let Leftovers::Kill(spawner) = &leftovers {
+        spawner.kill_leftovers(pid).await;
+    }
+    // Orphans kept (`cmd &` in the background) may hold the pipes open after the child exits: drain
+    // for a grace period only.
     let deadline = tokio::time::Instant::now() + DRAIN_GRACE;
     let o = drain(out, deadline).await;
     let e = drain(err, deadline).await;

@@ -2,5 +2,7 @@
 
 pub mod background;
 pub mod capture;
+pub mod limits;
+pub mod session;
 pub mod spawn;
 pub mod system;

@@ -16,6 +16,8 @@ use nix::unistd::Pid;
 use tokio::net::unix::pipe;
 use tokio::sync::oneshot;
 
+use super::limits::UserLimits;
+
 /// How a child's standard streams are wired.
 pub enum Stdio3 {
     /// stdin from /dev/null, stdout and stderr piped to the agent.
@@ -49,15 +51,17 @@ pub struct Spawned {
 pub struct Spawner {
     waiters: Arc<Mutex<HashMap<i32, oneshot::Sender<i32>>>>,
     run_as: Option<(u32, u32)>,
+    limits: Arc<UserLimits>,
 }
 
 impl Spawner {
     /// Creates the spawner and its reaper task. Must be called inside the runtime, before any spawn.
-    pub fn start(run_as: Option<(u32, u32)>) -> std::io::Result<Self> {
+    pub fn start(run_as: Option<(u32, u32)>, limits: UserLimits) -> std::io::Result<Self> {
         let mut sigchld = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child())?;
         let this = Self {
             waiters: Arc::default(),
             run_as,
+            limits: Arc::new(limits),
         };
         let reaper = this.clone();
         tokio::spawn(async move {
@@ -101,6 +105,7 @@ impl Spawner {
             .envs(&spec.env)
             .current_dir(&spec.cwd);
         let run_as = self.run_as;
+        let limits = self.limits.clone();
         let pty = matches!(spec.stdio, Stdio3::Pty(_));
         match spec.stdio {
             Stdio3::Piped => {
@@ -120,7 +125,7 @@ impl Spawner {
             }
         }
         // SAFETY: the closure only calls async-signal-safe libc functions (setsid, ioctl, open, write,
-        // close, setgroups, setgid, setuid) on memory prepared before the fork.
+        // close, setrlimit, setgroups, setgid, setuid) on memory prepared before the fork.
         unsafe {
             cmd.pre_exec(move || {
                 if libc::setsid() < 0 {
@@ -137,6 +142,8 @@ impl Spawner {
                     libc::write(fd, b"1000".as_ptr().cast(), 4);
                     libc::close(fd);
                 }
+                // Into the user cgroups and under the user's rlimits, while still root.
+                limits.apply()?;
                 if let Some((uid, gid)) = run_as
                     && (libc::setgroups(1, &gid) < 0
                         || libc::setgid(gid) < 0
@@ -174,6 +181,23 @@ impl Spawner {
             stderr,
             exit,
         })
+    }
+
+    /// Kills what is left of the session of the finished child `pid` (it led the session), unless
+    /// `pid` names a child started since (its number reused). Returns how many were killed.
+    pub async fn kill_leftovers(&self, pid: u32) -> usize {
+        let sid = pid as i32;
+        if self
+            .waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&sid)
+        {
+            return 0;
+        }
+        tokio::task::spawn_blocking(move || super::session::kill_session(sid))
+            .await
+            .unwrap_or(0)
     }
 }
 

@@ -18,7 +18,7 @@ use super::{
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::parse_json;
 use crate::lang::Language;
-use crate::procs::capture::{Chunk, supervise};
+use crate::procs::capture::{Chunk, Leftovers, supervise};
 use crate::procs::spawn::signal_group;
 use crate::run::{Prepared, timeout_of};
 use crate::state::AppState;
@@ -101,14 +101,21 @@ async fn session(state: AppState, mut ws: WebSocket, kind: Kind) {
         return;
     };
     let Prepared { spec, scratch } = prepared;
+    let program = spec.program.clone();
     let child = match state.spawner.spawn(spec) {
         Ok(c) => c,
-        Err(e) => return fail(&mut ws, &ApiError::internal("start a process", e)).await,
+        Err(e) => return fail(&mut ws, &ApiError::from_spawn(&e, &program)).await,
     };
     let pid = child.pid;
     let (tap, mut chunks) = mpsc::channel(64);
     let limit = state.config.output_limit;
-    let supervised = tokio::spawn(supervise(child, limit, timeout, Some(tap)));
+    let supervised = tokio::spawn(supervise(
+        child,
+        limit,
+        timeout,
+        Some(tap),
+        Leftovers::Kill(state.spawner.clone()),
+    ));
     let (mut out, mut err) = (Utf8Carry::default(), Utf8Carry::default());
     let mut client_gone = false;
     loop {

@@ -91,10 +91,10 @@ async fn session(state: AppState, mut ws: WebSocket) {
     let started = match start_shell(&state) {
         Ok(s) => s,
         Err(e) => {
-            tracing::error!(error = %e, "terminal could not start");
+            let e = crate::error::ApiError::from_spawn(&e, "the terminal's shell");
             let frame = TerminalOutput::Error {
-                error: "Could not start a terminal".into(),
-                code: "INTERNAL_ERROR".into(),
+                error: e.message,
+                code: e.code.into(),
             };
             let _ = send_json(&mut ws, &frame).await;
             let _ = send_json(&mut ws, &TerminalOutput::Exit { code: 1 }).await;

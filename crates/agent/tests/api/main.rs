@@ -2,6 +2,7 @@
 //! Run as root (user code then runs as uid 1000; the disk-full test mounts a small tmpfs).
 
 mod auth;
+mod bad_input;
 mod commands;
 mod execute;
 mod files;
@@ -11,3 +12,4 @@ mod helpers;
 mod lifecycle;
 mod misc;
 mod streams;
+mod user_processes;

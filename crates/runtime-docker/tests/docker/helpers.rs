@@ -73,6 +73,17 @@ impl Drop for Cleanup {
         let _ = Command::new("docker")
             .args(["rm", "-f", "-v", &container, &holder])
             .output();
+        // The sandbox's cgroups (children first), which the engine leaves.
+        if let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") {
+            for h in hierarchies.filter_map(|e| e.ok()) {
+                let parent = h.path().join("warren/runtime-docker-tests").join(&self.0);
+                let children = std::fs::read_dir(&parent).into_iter().flatten();
+                for child in children.filter_map(|e| e.ok()) {
+                    let _ = std::fs::remove_dir(child.path());
+                }
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
         let dir = subvolume(&self.0);
         if dir.exists() {
             let _ = Command::new("btrfs")

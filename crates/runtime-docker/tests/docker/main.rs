@@ -8,6 +8,7 @@ mod agent_volume;
 mod bench;
 mod destructive;
 mod gvisor;
+mod headroom;
 mod helpers;
 mod holders;
 mod isolation;
