@@ -8,12 +8,13 @@ mod container;
 mod disk;
 mod engine;
 mod holder;
+mod holder_record;
 mod launch;
 mod network;
 mod secrets;
 mod settings;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -287,7 +288,7 @@ impl SandboxRuntime for DockerRuntime {
     async fn destroy(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
         check_sandbox_id(sandbox_id)?;
         self.remove_container(sandbox_id).await?;
-        holder::remove(&self.docker, &holder::holder_name(sandbox_id)).await?;
+        self.holders.release(sandbox_id).await?;
         if let Some(disk) = &self.disk {
             disk.remove(sandbox_id).await?;
         }
@@ -310,15 +311,12 @@ impl SandboxRuntime for DockerRuntime {
         // A sandbox whose container is gone but whose holder remains is listed as stopped, so that
         // the reconciler's destroy removes the holder too.
         let mut sandboxes = HashMap::new();
+        let mut holders = HashSet::new();
         for c in containers {
             let mut labels = c.labels.unwrap_or_default();
             if labels.contains_key(LABEL_HOLDER) {
-                let names = c.names.iter().flatten();
-                if let Some(id) = names.filter_map(|n| holder::sandbox_of(n)).next() {
-                    sandboxes
-                        .entry(id.to_owned())
-                        .or_insert(RuntimeState::Stopped);
-                }
+                let names = c.names.into_iter().flatten();
+                holders.extend(names.filter(|n| holder::is_claimed(n)));
             } else if let Some(sandbox_id) = labels.remove(LABEL_SANDBOX_ID) {
                 let state = match c.state {
                     Some(S::RUNNING | S::RESTARTING) => RuntimeState::Running,
@@ -326,6 +324,11 @@ impl SandboxRuntime for DockerRuntime {
                     _ => RuntimeState::Stopped,
                 };
                 sandboxes.insert(sandbox_id, state);
+            }
+        }
+        for (sandbox_id, holder) in self.holders.claims()? {
+            if holders.contains(&format!("/{holder}")) {
+                sandboxes.entry(sandbox_id).or_insert(RuntimeState::Stopped);
             }
         }
         Ok(sandboxes
