@@ -92,6 +92,11 @@ impl DockerRuntime {
         .map_err(map_transport)?
         .with_timeout(Duration::from_secs(settings.engine_timeout_seconds));
         check_agent(&docker, settings).await?;
+        let runtimes = [
+            settings.oci_runtime.as_str(),
+            settings.gvisor_runtime.as_str(),
+        ];
+        engine::warn_unless_gvisor_seccomp(&docker, &runtimes).await?;
         network::ensure_network(&docker, &settings.network, false).await?;
         network::ensure_network(&docker, &settings.internal_network, true).await?;
         if settings.firewall {
