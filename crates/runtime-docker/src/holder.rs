@@ -154,11 +154,12 @@ impl Holders {
         Ok(name)
     }
 
-    /// Removes the holder `sandbox_id` claimed, if any, and its record.
+    /// Removes the holder `sandbox_id` claimed, if any, and its record. Without a record: the
+    /// holder name of sandboxes made before names were opaque, `warren-{id}-net`, if it exists.
     pub async fn release(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
-        if let Some(name) = self.records.load(sandbox_id)? {
-            remove(&self.docker, &name).await?;
-        }
+        let name = self.records.load(sandbox_id)?;
+        let name = name.unwrap_or_else(|| format!("warren-{sandbox_id}-net"));
+        remove(&self.docker, &name).await?;
         self.records.remove(sandbox_id)
     }
 
