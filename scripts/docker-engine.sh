@@ -10,7 +10,11 @@
 #
 # Runtimes written to a new daemon.json (runsc from Debian works here only with these arguments; see
 # docs/runtime-research.md):  runsc-nonet = gVisor without network (for internet_access=false sandboxes),
-#                             runsc-hostnet = gVisor using the container's own network namespace.
+#                             runsc-hostnet = gVisor using the container's own network namespace, with
+#                             --oci-seccomp so that it applies Warren's seccomp profile inside gVisor
+#                             (without it runsc ignores the profile; docs/runtime-docker.md, "Seccomp").
+# An existing daemon.json is left alone: add "--oci-seccomp" to its runsc-hostnet runtimeArgs and send
+# dockerd SIGHUP (runtimes reload without a restart).
 #
 # Never starts a second daemon, and never passes `--bridge=none` (that deletes docker0 under any other
 # daemon on the host).
@@ -27,7 +31,9 @@
 #   WARREN_DOCKERD_WAIT        seconds to wait for the API  (default 60)
 #   WARREN_SANDBOX_DISK_DIR    btrfs mount point            (default /var/lib/warren/sandbox-disk)
 #   WARREN_SANDBOX_DISK_IMAGE  its sparse backing file      (default /var/lib/warren/sandbox-disk.img)
-#   WARREN_SANDBOX_DISK_SIZE   its size, all sandboxes together (default 20G; only used when creating it)
+#   WARREN_SANDBOX_DISK_SIZE   its size, all sandboxes together (default 20G; only used when creating it).
+#                              The control plane promises it capacity.disk_overcommit (default 128) times
+#                              over to the sandboxes' disk quotas (docs/configuration.md, [capacity]).
 #
 # Usage: scripts/docker-engine.sh [--sandbox-disk]   Exit status 0 when `docker info` answers (and the
 #                                                    sandbox disk is mounted with quotas on, if asked).
@@ -94,7 +100,7 @@ write_daemon_json() {
 {
   "runtimes": {
     "runsc-nonet": { "path": "/usr/bin/runsc", "runtimeArgs": ["--network=none"] },
-    "runsc-hostnet": { "path": "/usr/bin/runsc", "runtimeArgs": ["--network=host"] }
+    "runsc-hostnet": { "path": "/usr/bin/runsc", "runtimeArgs": ["--network=host", "--oci-seccomp"] }
   }
 }
 EOF

@@ -220,15 +220,37 @@ impl Default for RuntimeSettings {
     }
 }
 
-/// What all live sandboxes together (creating, running, paused, and the warm pool) may be given.
-/// Unset values come from the host: see `app::capacity`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// What all live sandboxes together (creating, running, paused, and the warm pool; for disk, stopped
+/// ones too) may be given, and what share of it one organization may hold. Unset values come from
+/// the host: see `app::capacity`.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CapacitySettings {
     /// vCPUs; default 4 × the host's CPUs (CPU limits are quotas that share the cores).
     pub vcpu: Option<u32>,
     /// MiB of memory; default the host's total memory (memory is not overcommitted).
     pub memory_mb: Option<u32>,
+    /// MiB of sandbox disk (the templates' `disk_gb` quotas) promised together; default the size of
+    /// the `docker.sandbox_disk_dir` filesystem × `disk_overcommit`, unlimited where there is none.
+    pub disk_mb: Option<u32>,
+    /// How many times its size the sandbox disk is promised by default: a quota is a ceiling, and
+    /// idle sandboxes write little. 1: every sandbox can fill its quota at once.
+    pub disk_overcommit: u32,
+    /// Percent of each of vCPU, memory and disk one organization may hold; 100: no share limit.
+    /// Over it a create or start is 403 `RESOURCE_LIMIT_ERROR`.
+    pub org_share_percent: u32,
+}
+
+impl Default for CapacitySettings {
+    fn default() -> Self {
+        Self {
+            vcpu: None,
+            memory_mb: None,
+            disk_mb: None,
+            disk_overcommit: 128,
+            org_share_percent: 100,
+        }
+    }
 }
 
 /// The warm pool: sandboxes started ahead of demand, per built-in template.
@@ -474,8 +496,14 @@ impl Settings {
                  must be positive",
             ));
         }
-        if self.capacity.vcpu == Some(0) || self.capacity.memory_mb == Some(0) {
+        let c = &self.capacity;
+        if c.vcpu == Some(0) || c.memory_mb == Some(0) || c.disk_mb == Some(0) {
             return Err(ConfigError::Invalid("capacity.* must be positive"));
+        }
+        if c.disk_overcommit == 0 || !(1..=100).contains(&c.org_share_percent) {
+            return Err(ConfigError::Invalid(
+                "capacity.disk_overcommit must be positive and capacity.org_share_percent 1 to 100",
+            ));
         }
         if self.router.cache_ttl_seconds == 0 || self.router.connect_timeout_seconds == 0 {
             return Err(ConfigError::Invalid(
@@ -576,11 +604,17 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("WARREN_POOL__TEMPLATES", "{code-interpreter=2,base=1}");
             jail.set_env("WARREN_CAPACITY__VCPU", "6");
+            jail.set_env("WARREN_CAPACITY__ORG_SHARE_PERCENT", "50");
             jail.set_env("WARREN_RUNTIME__KIND", "docker");
             let s = Settings::load(None).expect("loads");
             assert_eq!(s.pool.templates.get("code-interpreter"), Some(&2));
             assert_eq!(s.pool.templates.get("base"), Some(&1));
             assert_eq!((s.capacity.vcpu, s.capacity.memory_mb), (Some(6), None));
+            assert_eq!(s.capacity.org_share_percent, 50);
+            assert_eq!(
+                (s.capacity.disk_mb, s.capacity.disk_overcommit),
+                (None, 128)
+            );
             assert_eq!(s.runtime.kind, RuntimeKind::Docker);
             Ok(())
         });

@@ -66,6 +66,14 @@ pub enum ApiError {
         in_use: i64,
         limit: i64,
     },
+    /// Admission control: the organization would hold more of `resource` than its share, `limit`.
+    #[error("organization share of {resource} exceeded")]
+    OrgShareExceeded {
+        resource: &'static str,
+        requested: i64,
+        in_use: i64,
+        limit: i64,
+    },
     #[error("database unavailable")]
     DatabaseUnavailable(#[source] sqlx::Error),
     #[error("internal error")]
@@ -197,12 +205,22 @@ impl ApiError {
                 format!(
                     "Not enough capacity to place the sandbox: it needs {requested} {} and {} of \
                      {limit} are free; try again later",
-                    if *resource == "vcpu" {
-                        "vCPU"
-                    } else {
-                        "MiB of memory"
-                    },
+                    unit(resource),
                     (limit - in_use).max(0)
+                ),
+            ),
+            OrgShareExceeded {
+                resource,
+                requested,
+                in_use,
+                limit,
+            } => (
+                StatusCode::FORBIDDEN,
+                "RESOURCE_LIMIT_ERROR",
+                format!(
+                    "Organization share limit reached: it may hold {limit} {unit} of this host, \
+                     holds {in_use} and the sandbox needs {requested}",
+                    unit = unit(resource)
                 ),
             ),
             DatabaseUnavailable(_) => (
@@ -230,6 +248,12 @@ impl ApiError {
                 requested,
                 in_use,
                 limit,
+            }
+            | ApiError::OrgShareExceeded {
+                resource,
+                requested,
+                in_use,
+                limit,
             } => json!({
                 "resource": resource,
                 "requested": requested,
@@ -247,6 +271,15 @@ impl ApiError {
             Value::Object(m) => m,
             _ => Map::new(),
         }
+    }
+}
+
+/// How the messages name an admission-controlled resource.
+fn unit(resource: &str) -> &'static str {
+    match resource {
+        "vcpu" => "vCPU",
+        "memory_mb" => "MiB of memory",
+        _ => "MiB of disk",
     }
 }
 

@@ -74,7 +74,7 @@ impl Application {
         let state = AppState(Arc::new(AppInner {
             pool,
             runtime,
-            capacity: Capacity::from_settings(&settings.capacity),
+            capacity: Capacity::from_settings(&settings.capacity, disk_pool(&settings)),
             builds: crate::templates::Builds::new(&settings),
             auth_cache: Arc::new(AuthCache::new(pool_for_routes.clone(), &settings.limits)),
             settings,
@@ -173,4 +173,13 @@ async fn shutdown_signal() {
         _ = term.recv() => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The runtime's sandbox disk, whose size sets the default disk capacity: Docker's
+/// `sandbox_disk_dir`; none for other runtimes.
+fn disk_pool(settings: &Settings) -> Option<&std::path::Path> {
+    match settings.runtime.kind {
+        RuntimeKind::Docker => settings.docker.sandbox_disk_dir.as_deref(),
+        RuntimeKind::None => None,
+    }
 }

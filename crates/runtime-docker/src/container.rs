@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::LazyLock;
 
 use bollard::models::{
     ContainerCreateBody, HostConfig, HostConfigLogConfig, ImageInspect, Mount, MountType,
@@ -29,6 +30,10 @@ const SECRETS_PATH: &str = "/.warren/secrets";
 const AGENT_TMP: &str = "/.warren/tmp";
 /// Mount options of [`AGENT_TMP`].
 const AGENT_TMP_OPTIONS: &str = "rw,nosuid,nodev,size=64m,mode=1777";
+/// Warren's seccomp profile (docs/runtime-docker.md, "Seccomp"): Docker's default allowlist for a
+/// container without `CAP_SYS_ADMIN`, less io_uring, with bpf, userfaultfd, the key syscalls and
+/// perf_event_open refused (EPERM).
+const SECCOMP_PROFILE: &str = include_str!("../seccomp/warren.json");
 /// The port the agent listens on.
 pub const AGENT_PORT: u16 = 7777;
 /// Prefix of the agent's own variables; user variables with it are dropped (they could change the
@@ -125,9 +130,10 @@ pub struct Plan<'a> {
     pub disk: Option<&'a SandboxDisk>,
     /// Host path of the sandbox's secrets file, written from [`secrets`].
     pub secrets: &'a Path,
-    /// The network-namespace holder whose network it joins instead of joining `request.network`
-    /// itself (its hostname is then the holder's).
-    pub holder: Option<&'a str>,
+    /// The network-namespace holder (on `request.network`) whose network namespace it joins: the
+    /// sandbox container is on no network itself, so the embedded DNS knows no name of it. Its
+    /// hostname is the holder's.
+    pub holder: &'a str,
     /// The limits of its user processes.
     pub user_limits: &'a UserLimits,
 }
@@ -185,7 +191,6 @@ pub fn create_body(settings: &DockerSettings, plan: &Plan<'_>) -> ContainerCreat
         .collect();
     ContainerCreateBody {
         image: Some(request.image.to_owned()),
-        hostname: plan.holder.is_none().then(|| request.sandbox_id.to_owned()),
         user: Some("0".into()),
         entrypoint: Some(vec![agent_entrypoint(settings)]),
         cmd: Some(cmd),
@@ -239,6 +244,7 @@ pub fn agent_mounts(settings: &DockerSettings) -> (Vec<String>, Vec<Mount>) {
 fn host_config(settings: &DockerSettings, plan: &Plan<'_>) -> HostConfig {
     let resources = plan.request.resources;
     let memory = i64::from(resources.memory_mb) << 20;
+    let oci_runtime = settings.oci_runtime_of(plan.request.isolation);
     let (mut binds, mut mounts) = agent_mounts(settings);
     binds.push(format!("{}:{SECRETS_PATH}:ro", plan.secrets.display()));
     mounts.extend(plan.disk.map(disk_mounts).unwrap_or_default());
@@ -260,15 +266,12 @@ fn host_config(settings: &DockerSettings, plan: &Plan<'_>) -> HostConfig {
     HostConfig {
         binds: Some(binds),
         mounts: Some(mounts),
-        network_mode: Some(match plan.holder {
-            Some(holder) => format!("container:{holder}"),
-            None => plan.request.network.to_owned(),
-        }),
-        runtime: Some(settings.oci_runtime_of(plan.request.isolation).to_owned()),
+        network_mode: Some(format!("container:{}", plan.holder)),
+        runtime: Some(oci_runtime.to_owned()),
         privileged: Some(false),
         cap_drop: Some(vec!["ALL".into()]),
         cap_add: Some(CAPABILITIES.iter().map(|c| (*c).to_owned()).collect()),
-        security_opt: Some(vec!["no-new-privileges".into()]),
+        security_opt: Some(security_options(oci_runtime.starts_with("runsc"))),
         nano_cpus: Some(i64::from(resources.vcpu.max(1)) * 1_000_000_000),
         memory: Some(memory),
         memory_swap: Some(memory),
@@ -279,6 +282,9 @@ fn host_config(settings: &DockerSettings, plan: &Plan<'_>) -> HostConfig {
             AGENT_TMP.to_owned(),
             AGENT_TMP_OPTIONS.to_owned(),
         )])),
+        // With a disk every path user code can write is on it (or a bounded tmpfs); without one
+        // the container layer takes what it writes, unbounded, as the connect warning says.
+        readonly_rootfs: Some(plan.disk.is_some()),
         log_config: Some(HostConfigLogConfig {
             typ: Some("json-file".into()),
             config: Some(HashMap::from([
@@ -291,6 +297,32 @@ fn host_config(settings: &DockerSettings, plan: &Plan<'_>) -> HostConfig {
         ..Default::default()
     }
 }
+
+/// What every Warren container runs under: no privilege gain through exec, Warren's seccomp profile
+/// (its gVisor variant under gVisor, `gvisor`).
+pub fn security_options(gvisor: bool) -> Vec<String> {
+    let profile = if gvisor {
+        GVISOR_PROFILE.as_str()
+    } else {
+        SECCOMP_PROFILE
+    };
+    vec!["no-new-privileges".into(), format!("seccomp={profile}")]
+}
+
+/// The profile for gVisor (`runsc --oci-seccomp`). gVisor applies the rules in its own kernel but
+/// answers every refusal with EPERM, whatever `errnoRet` says: glibc then takes clone3's refusal
+/// for a failure instead of falling back to clone, and no thread starts. gVisor does not implement
+/// clone3 (ENOSYS by itself), so here the rule lets clone3 through to it.
+static GVISOR_PROFILE: LazyLock<String> = LazyLock::new(|| {
+    let mut profile: serde_json::Value =
+        serde_json::from_str(SECCOMP_PROFILE).expect("the seccomp profile is JSON");
+    for rule in profile["syscalls"].as_array_mut().into_iter().flatten() {
+        if rule["names"] == serde_json::json!(["clone3"]) {
+            *rule = serde_json::json!({"names": ["clone3"], "action": "SCMP_ACT_ALLOW"});
+        }
+    }
+    profile.to_string()
+});
 
 /// Workspace and home as volumes bound to the subvolume (Docker copies the image's content of those
 /// paths into them on first mount, so `.bashrc` and template files stay), the scratch paths as binds.
@@ -355,7 +387,7 @@ mod tests {
             facts,
             disk: None,
             secrets: Path::new("/state/secrets/sbx1"),
-            holder: None,
+            holder: "warren-net-0123",
             user_limits: &UserLimits::Shared,
         }
     }
@@ -445,18 +477,10 @@ mod tests {
         let pool = Identity::Pool {
             configure_secret: "s",
         };
-        let mut p = plan(&f, pool);
-        assert_eq!(
-            create_body(&DockerSettings::default(), &p)
-                .hostname
-                .as_deref(),
-            Some("sbx1")
-        );
-        p.holder = Some("warren-sbx1-net");
-        let body = create_body(&DockerSettings::default(), &p);
+        let body = create_body(&DockerSettings::default(), &plan(&f, pool));
         assert_eq!(body.hostname, None);
         let mode = body.host_config.unwrap().network_mode.unwrap();
-        assert_eq!(mode, "container:warren-sbx1-net");
+        assert_eq!(mode, "container:warren-net-0123");
     }
 
     #[test]
@@ -534,5 +558,66 @@ mod tests {
                 .contains(&"WARREN_AGENT_USER_NPROC=900".to_owned())
         );
         assert_eq!(body.host_config.unwrap().cgroup_parent, None);
+    }
+
+    #[test]
+    fn the_seccomp_profile_refuses_io_uring_and_the_rest() {
+        let profile: serde_json::Value = serde_json::from_str(SECCOMP_PROFILE).unwrap();
+        assert_eq!(profile["defaultAction"], "SCMP_ACT_ERRNO");
+        let rules = profile["syscalls"].as_array().unwrap();
+        let allowed: Vec<&str> = rules
+            .iter()
+            .filter(|r| r["action"] == "SCMP_ACT_ALLOW" && r.get("args").is_none())
+            .flat_map(|r| r["names"].as_array().unwrap())
+            .map(|n| n.as_str().unwrap())
+            .collect();
+        assert!(allowed.contains(&"read") && allowed.contains(&"ptrace"));
+        for refused in [
+            "io_uring_setup",
+            "bpf",
+            "userfaultfd",
+            "keyctl",
+            "perf_event_open",
+        ] {
+            assert!(!allowed.contains(&refused), "{refused}");
+        }
+        for refused in ["unshare", "setns", "mount", "clone3"] {
+            assert!(!allowed.contains(&refused), "{refused}");
+        }
+        let gvisor: serde_json::Value = serde_json::from_str(&GVISOR_PROFILE).unwrap();
+        let differs: Vec<_> = (rules.iter().zip(gvisor["syscalls"].as_array().unwrap()))
+            .filter(|(a, b)| a != b)
+            .map(|(_, b)| b.clone())
+            .collect();
+        assert_eq!(
+            differs,
+            [serde_json::json!({"names": ["clone3"], "action": "SCMP_ACT_ALLOW"})]
+        );
+        let f = facts();
+        let mut p = plan(
+            &f,
+            Identity::Pool {
+                configure_secret: "s",
+            },
+        );
+        let hc = create_body(&DockerSettings::default(), &p)
+            .host_config
+            .unwrap();
+        let options = hc.security_opt.unwrap();
+        assert_eq!(options[0], "no-new-privileges");
+        assert_eq!(options[1], format!("seccomp={SECCOMP_PROFILE}"));
+        assert_eq!(
+            hc.readonly_rootfs,
+            Some(false),
+            "no disk: the layer takes writes"
+        );
+        p.request.isolation = Isolation::Gvisor;
+        let hc = create_body(&DockerSettings::default(), &p)
+            .host_config
+            .unwrap();
+        assert_eq!(
+            hc.security_opt.unwrap()[1],
+            format!("seccomp={}", *GVISOR_PROFILE)
+        );
     }
 }

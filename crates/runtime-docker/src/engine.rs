@@ -87,6 +87,35 @@ pub async fn list_of_instance(
         .map_err(map_transport)
 }
 
+/// Warns about each of `runtimes` the engine runs as gVisor (`runsc`) without `--oci-seccomp`:
+/// runsc then ignores the container's seccomp profile (its own kernel still stands between user
+/// code and the host's, but io_uring and the key syscalls stay open to user code).
+pub async fn warn_unless_gvisor_seccomp(
+    docker: &Docker,
+    runtimes: &[&str],
+) -> Result<(), RuntimeError> {
+    let info = docker.info().await.map_err(map_transport)?;
+    let known = info.runtimes.unwrap_or_default();
+    for name in runtimes {
+        let Some(runtime) = known.get(*name) else {
+            continue;
+        };
+        let is_gvisor = runtime
+            .path
+            .as_deref()
+            .is_some_and(|p| p.ends_with("runsc"));
+        let args = runtime.runtime_args.iter().flatten();
+        if is_gvisor && !args.into_iter().any(|a| a == "--oci-seccomp") {
+            tracing::warn!(
+                runtime = name,
+                "gVisor runtime without --oci-seccomp: Warren's seccomp profile is not applied \
+                 (add it to the runtime's runtimeArgs in daemon.json, see docs/runtime-docker.md)"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Maps an error of a call that names no sandbox.
 pub fn map_transport(e: BollardError) -> RuntimeError {
     match e {

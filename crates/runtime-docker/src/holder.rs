@@ -1,8 +1,11 @@
 //! Network-namespace holders: tiny containers started ahead on each sandbox network, whose network
 //! namespace a sandbox container joins (`container:` network mode), so that its start skips the
 //! engine's network setup of a user-defined network (embedded DNS, iptables: the pause-container
-//! pattern). Each process keeps a small pool of spares per network (setting `network_holders`); a
-//! create claims one by renaming it to `warren-{id}-net`, or starts one inline when none is left.
+//! pattern), and so that no sandbox container is itself on a shared network. Each process keeps a
+//! small pool of spares per network (setting `network_holders`); a create claims one by renaming it
+//! to an opaque `warren-net-<random>` (the embedded DNS answers for holder names, forward and
+//! reverse, to every container on the network: no sandbox id may be in them), or starts one inline
+//! when none is left. Which sandbox claimed which holder is recorded on the host.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,17 +22,20 @@ use bollard::query_parameters::{
 use futures::TryStreamExt as _;
 use runtime::RuntimeError;
 
-use crate::container::{agent_entrypoint, agent_mounts};
+use crate::container::{agent_entrypoint, agent_mounts, security_options};
 use crate::engine::{
     LABEL_HOLDER, LABEL_INSTANCE, LABEL_MANAGED, LABEL_NETWORK, container_name, failed,
     list_of_instance, map_err, map_transport, status_of,
 };
+use crate::holder_record::HolderRecords;
 use crate::{DockerRuntime, DockerSettings};
 
 /// The empty image holders run from (made at connect if missing): the agent is their only file.
 const IMAGE: &str = "warren/holder:latest";
 /// Name prefix of unclaimed holders.
 const SPARE_PREFIX: &str = "warren-spare-";
+/// Name prefix of claimed holders.
+const CLAIMED_PREFIX: &str = "warren-net-";
 /// The hostname of every holder, so of every sandbox that joins one (a container cannot set its
 /// own hostname in `container:` network mode).
 const HOSTNAME: &str = "sandbox";
@@ -40,16 +46,15 @@ const PIDS_LIMIT: i64 = 4;
 /// An unprivileged uid:gid for the holding process.
 const USER: &str = "65534:65534";
 
-/// The holder's container name of a sandbox.
-pub fn holder_name(sandbox_id: &str) -> String {
-    format!("warren-{sandbox_id}-net")
+/// A fresh holder name: `prefix` and 12 random hex digits, nothing of any sandbox.
+fn opaque_name(prefix: &str) -> String {
+    let uuid = uuid::Uuid::new_v4().simple().to_string();
+    format!("{prefix}{}", &uuid[..12])
 }
 
-/// The sandbox id of a claimed holder's container name (as the engine lists it, with a leading `/`).
-pub fn sandbox_of(name: &str) -> Option<&str> {
-    name.trim_start_matches('/')
-        .strip_prefix("warren-")?
-        .strip_suffix("-net")
+/// Whether the engine-listed container name (with its leading `/`) is a claimed holder's.
+pub fn is_claimed(name: &str) -> bool {
+    name.trim_start_matches('/').starts_with(CLAIMED_PREFIX)
 }
 
 /// Spare holders of this process, per network, and whether a refill of that network runs.
@@ -65,6 +70,7 @@ pub struct Holders {
     docker: Docker,
     settings: Arc<DockerSettings>,
     pools: Arc<Mutex<HashMap<String, Pool>>>,
+    records: HolderRecords,
     /// Set by [`Holders::close`]: no more spares are started or kept.
     closed: Arc<AtomicBool>,
 }
@@ -78,19 +84,13 @@ impl Holders {
             docker: docker.clone(),
             settings: Arc::new(settings.clone()),
             pools: Arc::default(),
+            records: HolderRecords::open(&settings.state_dir)?,
             closed: Arc::default(),
         };
         holders.remove_spares().await?;
-        if settings.network_holders > 0 {
-            holders.ensure_image().await?;
-            holders.refill(&settings.network.name);
-        }
+        holders.ensure_image().await?;
+        holders.refill(&settings.network.name);
         Ok(holders)
-    }
-
-    /// Whether sandboxes join holders (setting `network_holders` above 0).
-    pub fn enabled(&self) -> bool {
-        self.settings.network_holders > 0
     }
 
     async fn ensure_image(&self) -> Result<(), RuntimeError> {
@@ -132,23 +132,17 @@ impl Holders {
         Ok(())
     }
 
-    /// A running holder on `network` named for `sandbox_id`: a spare of the pool, else one started
-    /// now. Its container name.
+    /// A running holder on `network` claimed for `sandbox_id` (replacing the one an earlier attempt
+    /// at the same id claimed): a spare of the pool, else one started now. Its container name.
     pub async fn attach(&self, sandbox_id: &str, network: &str) -> Result<String, RuntimeError> {
-        let name = holder_name(sandbox_id);
+        self.release(sandbox_id).await?;
+        let name = opaque_name(CLAIMED_PREFIX);
+        // Recorded first, so that a failure from here on leaves nothing unaccounted for.
+        self.records.save(sandbox_id, &name)?;
         while let Some(spare) = self.pop(network) {
             let rename = RenameContainerOptions { name: name.clone() };
             match self.docker.rename_container(&spare, rename).await {
                 Ok(()) => return Ok(name),
-                // A holder of an earlier attempt at the same id has the name: replaced below.
-                Err(e) if status_of(&e) == Some(409) => {
-                    self.pools_lock()
-                        .entry(network.to_owned())
-                        .or_default()
-                        .spares
-                        .push(spare);
-                    break;
-                }
                 // Gone (removed by another process's connect) or broken: the next one.
                 Err(e) => {
                     tracing::debug!(holder = spare, error = %e, "spare holder unusable");
@@ -156,15 +150,22 @@ impl Holders {
                 }
             }
         }
-        if let Err(e) = self.start(&name, network).await {
-            // A holder of an earlier attempt at the same id: replace it.
-            if self.docker.inspect_container(&name, None).await.is_err() {
-                return Err(e);
-            }
-            remove(&self.docker, &name).await?;
-            self.start(&name, network).await?;
-        }
+        self.start(&name, network).await?;
         Ok(name)
+    }
+
+    /// Removes the holder `sandbox_id` claimed, if any, and its record. Without a record: the
+    /// holder name of sandboxes made before names were opaque, `warren-{id}-net`, if it exists.
+    pub async fn release(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
+        let name = self.records.load(sandbox_id)?;
+        let name = name.unwrap_or_else(|| format!("warren-{sandbox_id}-net"));
+        remove(&self.docker, &name).await?;
+        self.records.remove(sandbox_id)
+    }
+
+    /// Every sandbox that claimed a holder, with its holder's name.
+    pub fn claims(&self) -> Result<Vec<(String, String)>, RuntimeError> {
+        self.records.all()
     }
 
     fn pools_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pool>> {
@@ -218,8 +219,7 @@ impl Holders {
                 if full {
                     return;
                 }
-                let uuid = uuid::Uuid::new_v4().simple().to_string();
-                let name = format!("{SPARE_PREFIX}{}", &uuid[..12]);
+                let name = opaque_name(SPARE_PREFIX);
                 if let Err(e) = holders.start(&name, &network).await {
                     tracing::warn!(network, error = %e, "cannot start a spare network holder");
                     let _ = remove(&holders.docker, &name).await;
@@ -377,7 +377,7 @@ fn body(settings: &DockerSettings, network: &str) -> ContainerCreateBody {
             network_mode: Some(network.to_owned()),
             privileged: Some(false),
             cap_drop: Some(vec!["ALL".into()]),
-            security_opt: Some(vec!["no-new-privileges".into()]),
+            security_opt: Some(security_options(false)),
             readonly_rootfs: Some(true),
             memory: Some(memory),
             memory_swap: Some(memory),
@@ -397,13 +397,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn holder_names_carry_the_sandbox_id() {
-        assert_eq!(
-            sandbox_of(&format!("/{}", holder_name("abc-1"))),
-            Some("abc-1")
-        );
-        assert_eq!(sandbox_of("/warren-spare-0123"), None);
-        assert_eq!(sandbox_of("/warren-abc"), None);
+    fn holder_names_carry_no_sandbox_id() {
+        let (a, b) = (opaque_name(CLAIMED_PREFIX), opaque_name(CLAIMED_PREFIX));
+        assert_ne!(a, b);
+        assert!(is_claimed(&format!("/{a}")));
+        assert_eq!(a.len(), CLAIMED_PREFIX.len() + 12);
+        assert!(!is_claimed(&format!("/{}", opaque_name(SPARE_PREFIX))));
+        assert!(!is_claimed("/warren-abc"));
     }
 
     #[test]

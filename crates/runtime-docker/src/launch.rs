@@ -29,9 +29,7 @@ impl DockerRuntime {
             tracing::warn!(sandbox.id = sandbox_id, error = %e, "cleanup after a failed launch");
         }
         // After the launch, so that refilling does not compete with it for the engine.
-        if self.holders.enabled() {
-            self.holders.refill(network);
-        }
+        self.holders.refill(network);
         result
     }
 
@@ -53,10 +51,7 @@ impl DockerRuntime {
             None => None,
         };
         phases.end("disk");
-        let holder = match self.holders.enabled() {
-            true => Some(self.holders.attach(sandbox_id, request.network).await?),
-            false => None,
-        };
+        let holder = self.holders.attach(sandbox_id, request.network).await?;
         phases.end("holder");
         let secrets = self
             .secrets
@@ -67,7 +62,7 @@ impl DockerRuntime {
             facts: &facts,
             disk: disk.as_ref(),
             secrets: &secrets,
-            holder: holder.as_deref(),
+            holder: &holder,
             user_limits: &user_limits,
         };
         let body = container::create_body(&self.settings, &plan);

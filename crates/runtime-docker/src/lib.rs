@@ -9,12 +9,13 @@ mod container;
 mod disk;
 mod engine;
 mod holder;
+mod holder_record;
 mod launch;
 mod network;
 mod secrets;
 mod settings;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -95,6 +96,11 @@ impl DockerRuntime {
         .map_err(map_transport)?
         .with_timeout(Duration::from_secs(settings.engine_timeout_seconds));
         check_agent(&docker, settings).await?;
+        let runtimes = [
+            settings.oci_runtime.as_str(),
+            settings.gvisor_runtime.as_str(),
+        ];
+        engine::warn_unless_gvisor_seccomp(&docker, &runtimes).await?;
         network::ensure_network(&docker, &settings.network, false).await?;
         network::ensure_network(&docker, &settings.internal_network, true).await?;
         if settings.firewall {
@@ -293,7 +299,7 @@ impl SandboxRuntime for DockerRuntime {
     async fn destroy(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
         check_sandbox_id(sandbox_id)?;
         self.remove_container(sandbox_id).await?;
-        holder::remove(&self.docker, &holder::holder_name(sandbox_id)).await?;
+        self.holders.release(sandbox_id).await?;
         if let Some(cgroups) = &self.cgroups {
             cgroups.remove(sandbox_id).await?;
         }
@@ -319,15 +325,12 @@ impl SandboxRuntime for DockerRuntime {
         // A sandbox whose container is gone but whose holder remains is listed as stopped, so that
         // the reconciler's destroy removes the holder too.
         let mut sandboxes = HashMap::new();
+        let mut holders = HashSet::new();
         for c in containers {
             let mut labels = c.labels.unwrap_or_default();
             if labels.contains_key(LABEL_HOLDER) {
-                let names = c.names.iter().flatten();
-                if let Some(id) = names.filter_map(|n| holder::sandbox_of(n)).next() {
-                    sandboxes
-                        .entry(id.to_owned())
-                        .or_insert(RuntimeState::Stopped);
-                }
+                let names = c.names.into_iter().flatten();
+                holders.extend(names.filter(|n| holder::is_claimed(n)));
             } else if let Some(sandbox_id) = labels.remove(LABEL_SANDBOX_ID) {
                 let state = match c.state {
                     Some(S::RUNNING | S::RESTARTING) => RuntimeState::Running,
@@ -335,6 +338,11 @@ impl SandboxRuntime for DockerRuntime {
                     _ => RuntimeState::Stopped,
                 };
                 sandboxes.insert(sandbox_id, state);
+            }
+        }
+        for (sandbox_id, holder) in self.holders.claims()? {
+            if holders.contains(&format!("/{holder}")) {
+                sandboxes.entry(sandbox_id).or_insert(RuntimeState::Stopped);
             }
         }
         // Likewise a sandbox of which only cgroups remain (a crash between the container's removal and

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use runtime::SandboxRuntime;
 use sandbox_token::TokenKey;
 
+use crate::app::capacity::Ask;
 use crate::app::create::{destroy_all_quietly, destroy_quietly};
 use crate::app::status::Action;
 use crate::db::{self, sandboxes::SandboxRow};
@@ -71,7 +72,16 @@ async fn start(
     let mut tx = state.pool.begin().await?;
     let evicted = state
         .capacity
-        .admit_evicting(&mut tx, row.vcpu, row.memory_mb)
+        .admit_evicting(
+            &mut tx,
+            Ask {
+                org_id: Some(row.organization_id),
+                vcpu: row.vcpu,
+                memory_mb: row.memory_mb,
+                // A stopped sandbox kept its disk, which counts already.
+                disk_mb: 0,
+            },
+        )
         .await?;
     db::sandboxes::transition(&mut *tx, id, "stopped", "running", None)
         .await?

@@ -13,6 +13,7 @@ use runtime::{
 use sandbox_token::TokenKey;
 use tokio::time::Instant;
 
+use crate::app::capacity::Ask;
 use crate::db::pool::Claimed;
 use crate::db::{self, sandboxes::NewSandbox, sandboxes::SandboxRow, templates::TemplateRef};
 use crate::error::ApiError;
@@ -132,14 +133,18 @@ pub async fn create(
     } else {
         None
     };
+    let ask = Ask {
+        org_id: Some(org_id),
+        vcpu: template.vcpu,
+        memory_mb: template.memory_mb,
+        disk_mb,
+    };
     let evicted = match claimed {
-        Some(_) => Vec::new(),
-        None => {
-            state
-                .capacity
-                .admit_evicting(&mut tx, template.vcpu, template.memory_mb)
-                .await?
+        Some(_) => {
+            state.capacity.admit_claim(&mut tx, ask).await?;
+            Vec::new()
         }
+        None => state.capacity.admit_evicting(&mut tx, ask).await?,
     };
     let id = claimed
         .as_ref()

@@ -16,6 +16,7 @@ use sqlx::postgres::PgListener;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::app::capacity::Ask;
 use crate::app::create::{by_deadline, create_timeout, destroy_quietly};
 use crate::db::{self, pool::NewPooled, pool::PooledTemplate};
 use crate::error::{ApiError, chain};
@@ -76,7 +77,15 @@ impl PoolRefill {
         match self
             .state
             .capacity
-            .admit(&mut tx, template.vcpu, template.memory_mb)
+            .admit(
+                &mut tx,
+                Ask {
+                    org_id: None,
+                    vcpu: template.vcpu,
+                    memory_mb: template.memory_mb,
+                    disk_mb: template.disk_gb.saturating_mul(1024),
+                },
+            )
             .await
         {
             Ok(()) => {}

@@ -1,31 +1,64 @@
-//! What live sandboxes hold, for admission control: creating, running and paused sandboxes plus the
-//! warm pool (stopped sandboxes hold nothing).
+//! What sandboxes hold, for admission control: creating, running and paused sandboxes plus the warm
+//! pool hold vCPU and memory; those and stopped sandboxes (their disk is kept) hold disk.
 
 use sqlx::PgConnection;
 
 /// Advisory-lock key serialising admission decisions of every replica on one database.
 const ADMISSION_LOCK: i64 = 0x5741_5252_454e_0001;
 
-/// Resources committed to live sandboxes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Resources committed to sandboxes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Committed {
     pub vcpu: i64,
     pub memory_mb: i64,
+    pub disk_mb: i64,
 }
 
-/// Takes the admission lock until the transaction ends, then sums what is committed. Whoever inserts a
-/// row that holds resources calls this first, in the same transaction.
-pub async fn lock_and_sum(conn: &mut PgConnection) -> Result<Committed, sqlx::Error> {
+/// What the whole machine and one organization hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Held {
+    pub machine: Committed,
+    pub organization: Committed,
+}
+
+/// Takes the admission lock until the transaction ends. Whoever inserts or moves a row that holds
+/// resources calls this first, in the same transaction.
+pub async fn lock(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query!("SELECT pg_advisory_xact_lock($1)", ADMISSION_LOCK)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query_as!(
-        Committed,
-        r#"SELECT COALESCE(sum(vcpu), 0)::bigint AS "vcpu!", COALESCE(sum(memory_mb), 0)::bigint AS "memory_mb!"
-           FROM (SELECT vcpu, memory_mb FROM sandboxes WHERE status IN ('creating', 'running', 'paused')
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Sums what is committed, on the machine and to `org_id` (none: the warm pool, owned by no one).
+pub async fn sum(conn: &mut PgConnection, org_id: Option<i64>) -> Result<Held, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"SELECT COALESCE(sum(vcpu) FILTER (WHERE live), 0)::bigint AS "vcpu!",
+                  COALESCE(sum(memory_mb) FILTER (WHERE live), 0)::bigint AS "memory_mb!",
+                  COALESCE(sum(disk_mb), 0)::bigint AS "disk_mb!",
+                  COALESCE(sum(vcpu) FILTER (WHERE live AND org = $1), 0)::bigint AS "org_vcpu!",
+                  COALESCE(sum(memory_mb) FILTER (WHERE live AND org = $1), 0)::bigint AS "org_memory_mb!",
+                  COALESCE(sum(disk_mb) FILTER (WHERE org = $1), 0)::bigint AS "org_disk_mb!"
+           FROM (SELECT vcpu, memory_mb, disk_mb, organization_id AS org,
+                        status IN ('creating', 'running', 'paused') AS live
+                 FROM sandboxes WHERE status IN ('creating', 'running', 'paused', 'stopped')
                  UNION ALL
-                 SELECT vcpu, memory_mb FROM pool_sandboxes) AS live"#,
+                 SELECT p.vcpu, p.memory_mb, t.disk_gb * 1024, NULL, true
+                 FROM pool_sandboxes p JOIN templates t ON t.id = p.template_id) AS held"#,
+        org_id,
     )
     .fetch_one(conn)
-    .await
+    .await?;
+    Ok(Held {
+        machine: Committed {
+            vcpu: row.vcpu,
+            memory_mb: row.memory_mb,
+            disk_mb: row.disk_mb,
+        },
+        organization: Committed {
+            vcpu: row.org_vcpu,
+            memory_mb: row.org_memory_mb,
+            disk_mb: row.org_disk_mb,
+        },
+    })
 }

@@ -108,3 +108,96 @@ async fn two_replicas_never_admit_more_than_the_capacity_together() {
     assert_eq!((created, refused), (CAPACITY, 3 * CAPACITY), "{answers:?}");
     assert_eq!(live_rows(&app.pool).await, CAPACITY as i64);
 }
+
+/// POSTs a create of `template` with `key`; the status and body.
+async fn create_as(app: &test_support::TestApp, key: &str, template: &str) -> (u16, Value) {
+    let r = app
+        .request_as(key, reqwest::Method::POST, "/v1/sandboxes")
+        .body(json!({ "template_name": template }).to_string())
+        .send()
+        .await
+        .expect("POST");
+    let status = r.status().as_u16();
+    (status, r.json().await.expect("JSON"))
+}
+
+#[tokio::test]
+async fn an_organization_over_its_share_is_refused_while_another_still_creates() {
+    // Each organization may hold half of 4 vCPU; `base` is 1 vCPU.
+    let app = spawn_app_with(|s| {
+        s.capacity.vcpu = Some(4);
+        s.capacity.org_share_percent = 50;
+    })
+    .await;
+    let (_, other_key) = app.other_org("other-org").await;
+    let first = app.create_sandbox("base").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.create_sandbox("base").await;
+    let r = app
+        .post_json("/v1/sandboxes", &json!({"template_name": "base"}))
+        .await;
+    let body = assert_error(r, 403, "RESOURCE_LIMIT_ERROR").await;
+    assert_eq!(
+        body["error"]["details"],
+        json!({"resource": "vcpu", "requested": 1, "in_use": 2, "limit": 2})
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("limit"),
+        "the SDK's ResourceLimitError needs the word: {body}"
+    );
+    // The machine still has room, and the other organization its share.
+    let (status, body) = create_as(&app, &other_key, "base").await;
+    assert_eq!(status, 201, "{body}");
+    let (status, _) = create_as(&app, &other_key, "base").await;
+    assert_eq!(status, 201);
+    // With room on the machine again, an organization at its share is still refused.
+    app.post_empty(&format!("/v1/sandboxes/{first}/stop")).await;
+    let (status, body) = create_as(&app, &other_key, "base").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("RESOURCE_LIMIT_ERROR"))
+    );
+    // A start is held to the share like a create.
+    app.create_sandbox("base").await;
+    let r = app
+        .post_empty(&format!("/v1/sandboxes/{first}/start"))
+        .await;
+    assert_error(r, 403, "RESOURCE_LIMIT_ERROR").await;
+    assert_eq!(live_rows(&app.pool).await, 5);
+}
+
+#[tokio::test]
+async fn disk_admission_refuses_what_does_not_fit_and_stopped_sandboxes_keep_theirs() {
+    // `base` has a 5 GiB disk: two fit in 12 GiB, a third does not.
+    let app = spawn_app_with(|s| s.capacity.disk_mb = Some(12 * 1024)).await;
+    let a = app.create_sandbox("base").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.create_sandbox("base").await;
+    let r = app
+        .post_json("/v1/sandboxes", &json!({"template_name": "base"}))
+        .await;
+    let body = assert_error(r, 503, "INSUFFICIENT_CAPACITY").await;
+    assert_eq!(
+        body["error"]["details"],
+        json!({"resource": "disk_mb", "requested": 5120, "in_use": 10240, "limit": 12288})
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("MiB of disk"),
+        "{body}"
+    );
+    // A stopped sandbox keeps its disk, so it still counts; and starting it again needs none more.
+    app.post_empty(&format!("/v1/sandboxes/{a}/stop")).await;
+    let r = app
+        .post_json("/v1/sandboxes", &json!({"template_name": "base"}))
+        .await;
+    assert_error(r, 503, "INSUFFICIENT_CAPACITY").await;
+    let r = app.post_empty(&format!("/v1/sandboxes/{a}/start")).await;
+    assert_eq!(r.status(), 200);
+    // A deleted one frees it.
+    app.delete(&format!("/v1/sandboxes/{a}")).await;
+    app.create_sandbox("base").await;
+}

@@ -66,10 +66,8 @@ pub struct Cleanup(pub String);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let (container, holder) = (
-            format!("warren-{}", self.0),
-            format!("warren-{}-net", self.0),
-        );
+        let container = format!("warren-{}", self.0);
+        let holder = holder_of(&self.0).unwrap_or_default();
         let _ = Command::new("docker")
             .args(["rm", "-f", "-v", &container, &holder])
             .output();
@@ -92,6 +90,15 @@ impl Drop for Cleanup {
                 .output();
         }
     }
+}
+
+/// The id of the network holder the container of `sandbox_id` joined, if it exists.
+pub fn holder_of(sandbox_id: &str) -> Option<String> {
+    let mode = inspect(
+        &format!("warren-{sandbox_id}"),
+        "{{.HostConfig.NetworkMode}}",
+    )?;
+    mode.strip_prefix("container:").map(str::to_owned)
 }
 
 /// Where the sandbox's subvolume is.

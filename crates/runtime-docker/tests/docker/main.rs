@@ -6,6 +6,7 @@
 mod agent_sdk;
 mod agent_volume;
 mod bench;
+mod confinement;
 mod destructive;
 mod gvisor;
 mod headroom;
