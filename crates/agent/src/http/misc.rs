@@ -107,13 +107,9 @@ async fn configure(
     if req.sandbox_id.is_empty() {
         return Err(ApiError::missing("sandbox_id"));
     }
-    state.auth.configure(
-        &headers,
-        Identity {
-            sandbox_id: req.sandbox_id.clone(),
-            key,
-        },
-    )?;
+    state
+        .auth
+        .configure(&headers, Identity::new(req.sandbox_id.clone(), key))?;
     state.env.merge(req.env_vars);
     tracing::info!(sandbox.id = %req.sandbox_id, "agent configured");
     Ok(Json(
