@@ -241,7 +241,10 @@ mod tests {
         assert_eq!(code(&state, &preview), Some("TOKEN_INVALID"));
         let push = key.sign_key_push("sbx", now + 60, &TokenKey::generate());
         assert_eq!(code(&state, &push), Some("TOKEN_INVALID"));
-        assert_eq!(code(&state, &key.sign("sbx", 4_102_444_800)), Some("TOKEN_INVALID"));
+        assert_eq!(
+            code(&state, &key.sign("sbx", 4_102_444_800)),
+            Some("TOKEN_INVALID")
+        );
         assert_eq!(code(&state, &key.sign("sbx", now + 60)), None);
     }
 
@@ -255,12 +258,17 @@ mod tests {
         let stranger = TokenKey::generate().sign_key_push("sbx", now + 60, &new);
         let refused = state.rotate(&auth(&format!("Bearer {stranger}")), new.clone(), None);
         assert_eq!(refused.unwrap_err().code, "TOKEN_INVALID");
-        let agent_token_as_push = state.rotate(&auth(&format!("Bearer {old_token}")), new.clone(), None);
+        let agent_token_as_push =
+            state.rotate(&auth(&format!("Bearer {old_token}")), new.clone(), None);
         assert_eq!(agent_token_as_push.unwrap_err().code, "TOKEN_INVALID");
 
         let push = old.sign_key_push("sbx", now + 60, &new);
         state
-            .rotate(&auth(&format!("Bearer {push}")), new.clone(), Some(now + 300))
+            .rotate(
+                &auth(&format!("Bearer {push}")),
+                new.clone(),
+                Some(now + 300),
+            )
             .unwrap();
         assert_eq!(code(&state, &old_token), None, "old key within its grace");
         assert_eq!(code(&state, &new.sign("sbx", now + 600)), None);
@@ -271,7 +279,10 @@ mod tests {
             .rotate(&auth(&format!("Bearer {push}")), newest.clone(), None)
             .unwrap();
         assert_eq!(code(&state, &old_token), Some("TOKEN_INVALID"));
-        assert_eq!(code(&state, &new.sign("sbx", now + 600)), Some("TOKEN_INVALID"));
+        assert_eq!(
+            code(&state, &new.sign("sbx", now + 600)),
+            Some("TOKEN_INVALID")
+        );
         assert_eq!(code(&state, &newest.sign("sbx", now + 600)), None);
     }
 }

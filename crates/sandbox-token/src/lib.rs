@@ -268,7 +268,13 @@ impl KeyRing {
         let [id, exp, sig] = split(token, KEY_PUSH_PREFIX)?;
         let expires_at = number(exp)?;
         let signer = self.signer(&[KEY_PUSH_PREFIX, id, exp, &new_key.to_hex()], sig, now)?;
-        check_common(id, sandbox_id, expires_at, now, DEFAULT_MAX_LIFETIME_SECONDS)?;
+        check_common(
+            id,
+            sandbox_id,
+            expires_at,
+            now,
+            DEFAULT_MAX_LIFETIME_SECONDS,
+        )?;
         Ok(signer)
     }
 }

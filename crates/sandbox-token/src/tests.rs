@@ -25,7 +25,9 @@ fn target(port: u16, epoch: i64) -> PreviewTarget<'static> {
 fn signed_token_verifies() {
     let key = TokenKey::generate();
     let token = key.sign("abc123", NOW + 60);
-    let claims = KeyRing::new(key).verify(&token, "abc123", NOW, MAX).unwrap();
+    let claims = KeyRing::new(key)
+        .verify(&token, "abc123", NOW, MAX)
+        .unwrap();
     assert_eq!(claims.expires_at, NOW + 60);
     assert_eq!(claims.sandbox_id, "abc123");
 }
@@ -51,7 +53,10 @@ fn refusals() {
         Err(TokenError::BadSignature)
     );
     let forged = token.replace(&format!(".{}.", NOW + 60), &format!(".{}.", NOW + 90));
-    assert_eq!(verify(&forged, "abc123", NOW), Err(TokenError::BadSignature));
+    assert_eq!(
+        verify(&forged, "abc123", NOW),
+        Err(TokenError::BadSignature)
+    );
     assert_eq!(verify("nope", "abc123", 0), Err(TokenError::Malformed));
     assert_eq!(verify("wst1..5.x", "", 0), Err(TokenError::Malformed));
     assert_eq!(verify("wst1.a.-5.x", "a", -9), Err(TokenError::Malformed));
@@ -99,14 +104,20 @@ fn preview_tokens_open_their_ports_until_revoked() {
         .verify_preview(&any_port, target(8080, 3), NOW, MAX)
         .unwrap();
     assert_eq!(claims, preview(None, 3, NOW + 60));
-    assert!(ring.verify_preview(&any_port, target(3000, 3), NOW, MAX).is_ok());
+    assert!(
+        ring.verify_preview(&any_port, target(3000, 3), NOW, MAX)
+            .is_ok()
+    );
     assert_eq!(
         ring.verify_preview(&any_port, target(3000, 4), NOW, MAX),
         Err(TokenError::Revoked)
     );
 
     let bound = key.sign_preview(&preview(Some(3000), 0, NOW + 60));
-    assert!(ring.verify_preview(&bound, target(3000, 0), NOW, MAX).is_ok());
+    assert!(
+        ring.verify_preview(&bound, target(3000, 0), NOW, MAX)
+            .is_ok()
+    );
     assert_eq!(
         ring.verify_preview(&bound, target(3001, 0), NOW, MAX),
         Err(TokenError::WrongPort)
@@ -160,7 +171,11 @@ fn no_credential_passes_for_another_kind() {
         ring.verify_key_push(&relabelled, "abc123", NOW, &TokenKey::generate()),
         Err(TokenError::BadSignature)
     );
-    assert!([&agent, &link, &push].iter().all(|t| is_sandbox_credential(t)));
+    assert!(
+        [&agent, &link, &push]
+            .iter()
+            .all(|t| is_sandbox_credential(t))
+    );
     assert!(!is_sandbox_credential("wst1x.a"));
     assert!(!is_sandbox_credential("eyJhbGciOi.x.y"));
 }
