@@ -171,6 +171,14 @@ pub struct PreviewLink {
     pub request_id: String,
 }
 
+/// `DELETE /v1/sandboxes/{id}/preview-links` response: every link signed so far no longer opens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviewLinksRevoked {
+    pub id: String,
+    pub revoked: bool,
+    pub request_id: String,
+}
+
 /// A template's compute (`disk_gb`, unlike sandboxes' `disk_mb`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateResources {

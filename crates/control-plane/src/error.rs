@@ -180,7 +180,7 @@ impl ApiError {
                 "No sandbox runtime is configured on this server".into(),
             ),
             AgentUnreachable(_) => (
-                StatusCode::BAD_GATEWAY,
+                StatusCode::SERVICE_UNAVAILABLE,
                 "SANDBOX_UNREACHABLE",
                 "The sandbox's agent did not take the request; nothing changed, retry".into(),
             ),

@@ -3,7 +3,9 @@
 //! /v1/sandboxes/{id}/token/rotate` and `.../token/revoke` (a new token key, the old one valid for a
 //! grace period or not at all). `token/refresh` stays in `sandbox_actions`.
 
-use api_types::control::{PreviewLink, PreviewLinkRequest, TokenRotate, TokenRotated};
+use api_types::control::{
+    PreviewLink, PreviewLinkRequest, PreviewLinksRevoked, TokenRotate, TokenRotated,
+};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -46,9 +48,13 @@ async fn revoke_preview_links(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<PreviewLinksRevoked>, ApiError> {
     credentials::revoke_preview_links(&state, caller.organization_id, &id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(PreviewLinksRevoked {
+        id,
+        revoked: true,
+        request_id: request_id::current(),
+    }))
 }
 
 async fn rotate(

@@ -164,7 +164,8 @@ async fn preview_links_open_only_their_ports_and_never_reach_the_app() {
         .app
         .delete(&format!("/v1/sandboxes/{}/preview-links", sb.id))
         .await;
-    assert_eq!(revoked.status(), 204);
+    let (status, body) = status_json(revoked).await;
+    assert_eq!((status, &body["revoked"]), (200, &json!(true)), "{body}");
     for t in [token.as_str(), any_token] {
         let after = r
             .to_host(Method::GET, &host, "/echo")
