@@ -3,7 +3,8 @@
 //! - Agent hosts need the agent token as `Authorization: Bearer` (the agent checks it again).
 //! - Port previews are public unless the sandbox was created with `private_previews: true`; then they
 //!   need a preview token (`POST /v1/sandboxes/{id}/preview-links`), never the agent token, as a
-//!   bearer token, a `?warren_preview=` query parameter or the `warren_preview` cookie. A valid
+//!   bearer token, a `?warren_preview=` query parameter or the `warren_preview` cookie (an
+//!   `Authorization` that is no Warren token is the app's own and left alone). A valid
 //!   `?warren_preview=` sets that cookie so a browser keeps access to the preview's other pages.
 //! - On every preview request, private or public, [`strip`] removes Warren credentials (that query
 //!   parameter, that cookie, a bearer agent or preview token) before the request reaches the app.
@@ -47,7 +48,9 @@ pub fn check_preview(
     max_lifetime: i64,
     secure: bool,
 ) -> Result<Option<HeaderValue>, RouterError> {
-    let (token, from_query) = match bearer(headers) {
+    // A bearer token that is no Warren credential is the app's own: it is neither checked nor stripped.
+    let warren_bearer = bearer(headers).filter(|t| sandbox_token::is_sandbox_credential(t));
+    let (token, from_query) = match warren_bearer {
         Some(t) => (t, false),
         None => match query_token(uri) {
             Some(t) => (t, true),

@@ -89,6 +89,12 @@ fn private_previews_take_preview_tokens_from_three_places() {
     let jar = headers(&[(header::COOKIE, &format!("a=b; warren_preview={token}"))]);
     assert_eq!(check(&jar, &plain, false).unwrap(), None);
 
+    let apps_own_bearer = headers(&[
+        (header::AUTHORIZATION, "Bearer app-session"),
+        (header::COOKIE, &format!("warren_preview={token}")),
+    ]);
+    assert_eq!(check(&apps_own_bearer, &plain, false).unwrap(), None);
+
     let agent_token = key.sign(ID, now() + 60);
     for refused in [
         bearer_of(&agent_token),
