@@ -36,6 +36,9 @@ pub struct Config {
     pub configure_secret: Option<String>,
     /// The secrets file read at start (`WARREN_AGENT_SECRETS_FILE`); the files API refuses it.
     pub secrets_file: Option<PathBuf>,
+    /// Longest lifetime in seconds an agent token may claim; tokens expiring later are refused
+    /// (`WARREN_AGENT_MAX_TOKEN_LIFETIME`, default 7 days).
+    pub max_token_lifetime: i64,
     /// uid:gid user code runs as (`WARREN_AGENT_USER`, default `1000:1000` as root, else unchanged).
     pub run_as: Option<(u32, u32)>,
     /// Python interpreter for the kernel and python runs (`WARREN_AGENT_PYTHON`, default `python3`).
@@ -141,6 +144,11 @@ impl Config {
             token_key: get("TOKEN_KEY"),
             configure_secret: get("CONFIGURE_SECRET"),
             secrets_file: get(SECRETS_FILE).map(PathBuf::from),
+            max_token_lifetime: parse_or(
+                get("MAX_TOKEN_LIFETIME"),
+                "WARREN_AGENT_MAX_TOKEN_LIFETIME",
+                Some(sandbox_token::DEFAULT_MAX_LIFETIME_SECONDS),
+            )?,
             run_as,
             python: get("PYTHON").unwrap_or_else(|| "python3".into()),
             output_limit: parse_or(

@@ -53,11 +53,10 @@ impl Application {
     /// Prepares the workspace, the token identity and the listener. Must run inside the runtime.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let identity = match (&config.sandbox_id, &config.token_key) {
-            (Some(id), Some(key)) => Some(Identity {
-                sandbox_id: id.clone(),
-                key: TokenKey::from_hex(key)
-                    .context("WARREN_AGENT_TOKEN_KEY is not 32 bytes of hex")?,
-            }),
+            (Some(id), Some(key)) => Some(Identity::new(
+                id.clone(),
+                TokenKey::from_hex(key).context("WARREN_AGENT_TOKEN_KEY is not 32 bytes of hex")?,
+            )),
             (None, None) => None,
             _ => anyhow::bail!(
                 "set both WARREN_AGENT_SANDBOX_ID and WARREN_AGENT_TOKEN_KEY, or neither"
@@ -76,7 +75,11 @@ impl Application {
         tracing::info!(cgroups = limits.cgroups(), nproc = ?config.user_nproc, "user process limits");
         let spawner =
             Spawner::start(config.run_as, limits).context("install the SIGCHLD handler")?;
-        let auth = AuthState::new(identity, config.configure_secret.clone());
+        let auth = AuthState::new(
+            identity,
+            config.configure_secret.clone(),
+            config.max_token_lifetime,
+        );
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("bind {}", config.listen))?;

@@ -316,6 +316,25 @@ pub struct ConfigureRequest {
     pub env_vars: EnvMap,
 }
 
+/// The key push after a token key rotation (`POST /_warren/keys`, see `docs/agent.md`), authorized by
+/// a key-push token signed with a key the agent accepts. Debug leaves the key out.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyPushRequest {
+    /// Hex of the new 32-byte token key.
+    pub token_key: String,
+    /// Until when (unix seconds) the key that signed the push keeps verifying; absent: not at all.
+    #[serde(default)]
+    pub previous_valid_until: Option<i64>,
+}
+
+impl std::fmt::Debug for KeyPushRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyPushRequest")
+            .field("previous_valid_until", &self.previous_valid_until)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

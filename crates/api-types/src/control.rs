@@ -124,6 +124,61 @@ pub struct TokenRefreshed {
     pub request_id: String,
 }
 
+/// `POST /v1/sandboxes/{id}/token/rotate` request (Warren extension); `token/revoke` takes none.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TokenRotate {
+    /// How long tokens signed with the old key keep working; 0 refuses them at once. Default:
+    /// `sandboxes.token_rotation_grace_seconds`.
+    #[serde(default)]
+    pub grace_seconds: Option<i64>,
+}
+
+/// `POST /v1/sandboxes/{id}/token/rotate` and `.../token/revoke` response: a token signed with the
+/// new key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenRotated {
+    pub id: String,
+    pub auth_token: String,
+    #[serde(with = "crate::timestamp")]
+    pub token_expires_at: DateTime<Utc>,
+    /// Until when tokens signed with the old key still work; `null`: they no longer do.
+    #[serde(with = "crate::timestamp::option")]
+    pub previous_token_valid_until: Option<DateTime<Utc>>,
+    pub request_id: String,
+}
+
+/// `POST /v1/sandboxes/{id}/preview-links` request (Warren extension).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PreviewLinkRequest {
+    /// The one port the link opens; absent: every port of the sandbox.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// Default: `sandboxes.token_ttl_seconds`; at most `sandboxes.max_token_lifetime_seconds`.
+    #[serde(default)]
+    pub expires_in_seconds: Option<i64>,
+}
+
+/// `POST /v1/sandboxes/{id}/preview-links` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviewLink {
+    /// The preview URL with the token in its `warren_preview` parameter; `null` for a link that is
+    /// not bound to a port (add `?warren_preview={token}` to any port's preview URL).
+    pub url: Option<String>,
+    pub token: String,
+    #[serde(with = "crate::timestamp")]
+    pub expires_at: DateTime<Utc>,
+    pub port: Option<u16>,
+    pub request_id: String,
+}
+
+/// `DELETE /v1/sandboxes/{id}/preview-links` response: every link signed so far no longer opens.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviewLinksRevoked {
+    pub id: String,
+    pub revoked: bool,
+    pub request_id: String,
+}
+
 /// A template's compute (`disk_gb`, unlike sandboxes' `disk_mb`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateResources {

@@ -128,8 +128,13 @@ pub struct SandboxSettings {
     pub default_timeout_seconds: u32,
     /// Largest `timeout_seconds` accepted.
     pub max_timeout_seconds: u32,
-    /// Lifetime of an agent token (`auth_token`), in seconds.
+    /// Lifetime of an agent token (`auth_token`), in seconds; also the default of preview links.
     pub token_ttl_seconds: u32,
+    /// Longest lifetime a token or preview link may claim; the router refuses later expiries even
+    /// when correctly signed.
+    pub max_token_lifetime_seconds: u32,
+    /// How long the previous token key keeps verifying after `token/rotate` without `grace_seconds`.
+    pub token_rotation_grace_seconds: u32,
     /// The region every sandbox reports; a create naming another region is refused.
     pub region: String,
     /// Seconds between two passes of the expiry reaper.
@@ -142,6 +147,8 @@ impl Default for SandboxSettings {
             default_timeout_seconds: 3600,
             max_timeout_seconds: 7 * 24 * 3600,
             token_ttl_seconds: 24 * 3600,
+            max_token_lifetime_seconds: 7 * 24 * 3600,
+            token_rotation_grace_seconds: 600,
             region: "local".into(),
             reaper_interval_seconds: 5,
         }
@@ -473,6 +480,16 @@ impl Settings {
         if s.token_ttl_seconds < 3600 {
             return Err(ConfigError::Invalid(
                 "sandboxes.token_ttl_seconds must be at least 3600 (the SDKs refresh below 1 h)",
+            ));
+        }
+        if s.token_ttl_seconds > s.max_token_lifetime_seconds {
+            return Err(ConfigError::Invalid(
+                "sandboxes.token_ttl_seconds must not exceed sandboxes.max_token_lifetime_seconds",
+            ));
+        }
+        if s.token_rotation_grace_seconds > s.max_token_lifetime_seconds {
+            return Err(ConfigError::Invalid(
+                "sandboxes.token_rotation_grace_seconds must not exceed sandboxes.max_token_lifetime_seconds",
             ));
         }
         if s.reaper_interval_seconds == 0 {

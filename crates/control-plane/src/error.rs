@@ -56,6 +56,9 @@ pub enum ApiError {
     RuntimeUnavailable,
     #[error("the sandbox runtime is unreachable")]
     RuntimeUnreachable,
+    /// The sandbox's agent did not answer a call the control plane made to it (a key push).
+    #[error("the sandbox's agent is unreachable")]
+    AgentUnreachable(#[source] anyhow::Error),
     #[error("insufficient capacity")]
     InsufficientCapacity,
     /// Admission control: the sandbox would take the live total of `resource` over `limit`.
@@ -183,6 +186,11 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "RUNTIME_UNAVAILABLE",
                 "No sandbox runtime is configured on this server".into(),
+            ),
+            AgentUnreachable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SANDBOX_UNREACHABLE",
+                "The sandbox's agent did not take the request; nothing changed, retry".into(),
             ),
             RuntimeUnreachable => (
                 StatusCode::SERVICE_UNAVAILABLE,

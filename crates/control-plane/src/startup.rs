@@ -71,6 +71,7 @@ impl Application {
         let listen_port = listener.local_addr()?.port();
         let pool_for_routes = pool.clone();
         let route_ttl = Duration::from_secs(u64::from(settings.router.cache_ttl_seconds));
+        let max_token_lifetime = i64::from(settings.sandboxes.max_token_lifetime_seconds);
         let state = AppState(Arc::new(AppInner {
             pool,
             runtime,
@@ -81,7 +82,7 @@ impl Application {
             listen_port,
             in_flight: Default::default(),
             leader: Default::default(),
-            routes: Arc::new(Routes::new(pool_for_routes, route_ttl)),
+            routes: Arc::new(Routes::new(pool_for_routes, route_ttl, max_token_lifetime)),
         }));
         Ok(Self {
             listener,

@@ -284,6 +284,27 @@ impl SandboxRuntime for DockerRuntime {
             .map_err(|e| map_err(sandbox_id, e))
     }
 
+    async fn replace_token_key(
+        &self,
+        sandbox_id: &str,
+        token_key_hex: &str,
+    ) -> Result<(), RuntimeError> {
+        check_sandbox_id(sandbox_id)?;
+        // A claimed pool sandbox is configured again at start; a cold-created one reads its secrets
+        // file (bind-mounted by path, so the new file is the one its next start sees).
+        if let Some(mut claim) = self.claims.load(sandbox_id)? {
+            claim.request.token_key = token_key_hex.to_owned();
+            return self.claims.save(&claim);
+        }
+        let owner = Identity::Owner {
+            token_key_hex,
+            env_vars: &Default::default(),
+        };
+        self.secrets
+            .save(sandbox_id, &container::secrets(&owner))
+            .map(drop)
+    }
+
     async fn start(&self, sandbox_id: &str) -> Result<RuntimeSandbox, RuntimeError> {
         self.ensure_holder(sandbox_id).await?;
         let agent_addr = self.start_and_wait(sandbox_id).await?;

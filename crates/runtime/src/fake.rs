@@ -280,6 +280,20 @@ impl SandboxRuntime for FakeRuntime {
         self.transition(call, sandbox_id, &from, RuntimeState::Stopped)
     }
 
+    async fn replace_token_key(
+        &self,
+        sandbox_id: &str,
+        token_key_hex: &str,
+    ) -> Result<(), RuntimeError> {
+        let mut inner = self.lock();
+        let (_, spec) = inner
+            .sandboxes
+            .get_mut(sandbox_id)
+            .ok_or_else(|| RuntimeError::NotFound(sandbox_id.to_owned()))?;
+        token_key_hex.clone_into(&mut spec.token_key_hex);
+        Ok(())
+    }
+
     async fn start(&self, sandbox_id: &str) -> Result<RuntimeSandbox, RuntimeError> {
         let call = FakeCall::Start(sandbox_id.to_owned());
         self.transition(

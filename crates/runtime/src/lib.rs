@@ -41,6 +41,13 @@ pub trait SandboxRuntime: Send + Sync + 'static {
     async fn resume(&self, sandbox_id: &str) -> Result<(), RuntimeError>;
     /// Stops a sandbox's processes, keeping its filesystem.
     async fn stop(&self, sandbox_id: &str) -> Result<(), RuntimeError>;
+    /// Gives a stopped sandbox a new token key (after a rotation): its agent verifies with it from its
+    /// next start on. The key must stay out of reach of the sandbox's user code.
+    async fn replace_token_key(
+        &self,
+        sandbox_id: &str,
+        token_key_hex: &str,
+    ) -> Result<(), RuntimeError>;
     /// Starts a stopped sandbox again; returns its (possibly new) agent address.
     async fn start(&self, sandbox_id: &str) -> Result<RuntimeSandbox, RuntimeError>;
     /// Removes a sandbox and everything it wrote. Idempotent: an unknown id is not an error.

@@ -1,14 +1,20 @@
-//! Per-sandbox agent tokens.
-//!
-//! The control plane gives every sandbox a random 32-byte [`TokenKey`] (handed to the agent when the
-//! sandbox starts, or at the pool's configure step) and signs tokens with it:
+//! Per-sandbox credentials, all signed with the sandbox's [`TokenKey`] (a random 32-byte key the control
+//! plane keeps in Postgres and hands to the agent when the sandbox starts, at the pool's configure step,
+//! or by a key push after a rotation). Three kinds, each with its own prefix and MAC domain, so that
+//! none is ever taken for another:
 //!
 //! ```text
-//! wst1.{sandbox_id}.{expires_unix}.{base64url(HMAC-SHA256(key, "wst1|{sandbox_id}|{expires_unix}"))}
+//! agent token    wst1.{sandbox_id}.{expires}.{mac("wst1|{sandbox_id}|{expires}")}
+//! preview token  wsp1.{sandbox_id}.{port}.{epoch}.{expires}.{mac("wsp1|{sandbox_id}|{port}|{epoch}|{expires}")}
+//! key push       wsk1.{sandbox_id}.{expires}.{mac("wsk1|{sandbox_id}|{expires}|{new key as hex}")}
 //! ```
 //!
-//! The agent and the router verify a token with the key alone, without calling the control plane, and
-//! `token/refresh` simply signs a new expiry with the same key. The SDKs treat the token as opaque.
+//! `mac` is base64url(HMAC-SHA256(key, ..)), `expires` unix seconds. The agent token opens the agent
+//! host; the preview token opens the sandbox's port previews only (`port` 0: every port), while the
+//! sandbox's preview `epoch` still equals the one it carries; the key push authorizes the agent route
+//! that installs a new key. The agent and the router verify with a [`KeyRing`]: the current key, plus
+//! the previous one until its grace deadline after a rotation. A token whose expiry lies further ahead
+//! than the verifier's maximum lifetime is refused even when correctly signed.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,8 +24,13 @@ use subtle::ConstantTimeEq;
 
 type HmacSha256 = Hmac<Sha256>;
 
-const PREFIX: &str = "wst1";
+const AGENT_PREFIX: &str = "wst1";
+const PREVIEW_PREFIX: &str = "wsp1";
+const KEY_PUSH_PREFIX: &str = "wsk1";
 const KEY_LEN: usize = 32;
+
+/// The longest lifetime a token may claim unless a verifier is configured otherwise: 7 days.
+pub const DEFAULT_MAX_LIFETIME_SECONDS: i64 = 7 * 24 * 3600;
 
 /// The secret a sandbox's tokens are signed with.
 #[derive(Clone, PartialEq, Eq)]
@@ -42,16 +53,43 @@ pub enum TokenError {
     WrongSandbox,
     #[error("token expired")]
     Expired,
+    #[error("token lifetime exceeds the maximum")]
+    TooLong,
+    #[error("preview token is bound to another port")]
+    WrongPort,
+    #[error("preview token was revoked")]
+    Revoked,
     #[error("token key must be {KEY_LEN} bytes of hex")]
     BadKey,
 }
 
-/// What a valid token says.
+/// What a valid agent token says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
     pub sandbox_id: String,
     /// Expiry, unix seconds.
     pub expires_at: i64,
+}
+
+/// What a preview token says (and, to sign one, what it should say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewClaims {
+    pub sandbox_id: String,
+    /// The one port it opens; `None`: every port of the sandbox.
+    pub port: Option<u16>,
+    /// The sandbox's preview epoch when it was issued; bumping the epoch revokes it.
+    pub epoch: i64,
+    /// Expiry, unix seconds.
+    pub expires_at: i64,
+}
+
+/// Where a preview request goes, to check a preview token against.
+#[derive(Debug, Clone, Copy)]
+pub struct PreviewTarget<'a> {
+    pub sandbox_id: &'a str,
+    pub port: u16,
+    /// The sandbox's current preview epoch.
+    pub epoch: i64,
 }
 
 impl TokenKey {
@@ -63,8 +101,7 @@ impl TokenKey {
     /// Parses the hex form produced by [`TokenKey::to_hex`].
     pub fn from_hex(s: &str) -> Result<Self, TokenError> {
         let bytes = hex::decode(s.trim()).map_err(|_| TokenError::BadKey)?;
-        let arr: [u8; KEY_LEN] = bytes.try_into().map_err(|_| TokenError::BadKey)?;
-        Ok(Self(arr))
+        Self::from_bytes(&bytes)
     }
 
     /// Builds a key from raw bytes (as stored in the database).
@@ -81,43 +118,50 @@ impl TokenKey {
         hex::encode(self.0)
     }
 
-    fn mac(&self, sandbox_id: &str, expires_at: i64) -> [u8; 32] {
+    /// The MAC of `fields` joined with `|`.
+    fn mac(&self, fields: &[&str]) -> [u8; 32] {
         let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(format!("{PREFIX}|{sandbox_id}|{expires_at}").as_bytes());
+        mac.update(fields.join("|").as_bytes());
         mac.finalize().into_bytes().into()
     }
 
-    /// Signs a token for `sandbox_id` valid until `expires_at` (unix seconds).
+    /// `fields` joined with `.`, then the MAC.
+    fn seal(&self, fields: &[&str]) -> String {
+        let sig = URL_SAFE_NO_PAD.encode(self.mac(fields));
+        format!("{}.{sig}", fields.join("."))
+    }
+
+    /// Whether `sig` (base64url) is the MAC of `fields`.
+    fn signed(&self, fields: &[&str], sig: &[u8]) -> bool {
+        self.mac(fields).ct_eq(sig).into()
+    }
+
+    /// Signs an agent token for `sandbox_id` valid until `expires_at` (unix seconds).
     pub fn sign(&self, sandbox_id: &str, expires_at: i64) -> String {
-        let sig = URL_SAFE_NO_PAD.encode(self.mac(sandbox_id, expires_at));
-        format!("{PREFIX}.{sandbox_id}.{expires_at}.{sig}")
+        self.seal(&[AGENT_PREFIX, sandbox_id, &expires_at.to_string()])
     }
 
-    /// Verifies `token` for `sandbox_id` at time `now` (unix seconds).
+    /// Verifies an agent token against this key alone, with the default maximum lifetime.
     pub fn verify(&self, token: &str, sandbox_id: &str, now: i64) -> Result<Claims, TokenError> {
-        let claims = self.verify_signature(token)?;
-        if claims.sandbox_id != sandbox_id {
-            return Err(TokenError::WrongSandbox);
-        }
-        if claims.expires_at <= now {
-            return Err(TokenError::Expired);
-        }
-        Ok(claims)
+        KeyRing::new(self.clone()).verify(token, sandbox_id, now, DEFAULT_MAX_LIFETIME_SECONDS)
     }
 
-    /// Checks the signature only, returning what the token claims.
-    pub fn verify_signature(&self, token: &str) -> Result<Claims, TokenError> {
-        let claims = parse(token)?;
-        let sig = token.rsplit('.').next().ok_or(TokenError::Malformed)?;
-        let sig = URL_SAFE_NO_PAD
-            .decode(sig)
-            .map_err(|_| TokenError::Malformed)?;
-        let expected = self.mac(&claims.sandbox_id, claims.expires_at);
-        if expected.ct_eq(sig.as_slice()).into() {
-            Ok(claims)
-        } else {
-            Err(TokenError::BadSignature)
-        }
+    /// Signs a preview token.
+    pub fn sign_preview(&self, claims: &PreviewClaims) -> String {
+        let port = claims.port.unwrap_or(0).to_string();
+        let (epoch, expires) = (claims.epoch.to_string(), claims.expires_at.to_string());
+        self.seal(&[PREVIEW_PREFIX, &claims.sandbox_id, &port, &epoch, &expires])
+    }
+
+    /// Signs the authorization of pushing `new_key` to the agent of `sandbox_id`.
+    pub fn sign_key_push(&self, sandbox_id: &str, expires_at: i64, new_key: &TokenKey) -> String {
+        let sig = URL_SAFE_NO_PAD.encode(self.mac(&[
+            KEY_PUSH_PREFIX,
+            sandbox_id,
+            &expires_at.to_string(),
+            &new_key.to_hex(),
+        ]));
+        format!("{KEY_PUSH_PREFIX}.{sandbox_id}.{expires_at}.{sig}")
     }
 }
 
@@ -126,86 +170,16 @@ pub fn from_authorization(value: &str) -> Option<&str> {
     value.strip_prefix("Bearer ").map(str::trim)
 }
 
-/// Reads the claims of a token without checking its signature (to find which key to verify it with).
-pub fn parse(token: &str) -> Result<Claims, TokenError> {
-    let mut parts = token.split('.');
-    let (Some(PREFIX), Some(id), Some(exp), Some(_sig), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return Err(TokenError::Malformed);
-    };
-    if id.is_empty() {
-        return Err(TokenError::Malformed);
-    }
-    let expires_at = exp.parse().map_err(|_| TokenError::Malformed)?;
-    Ok(Claims {
-        sandbox_id: id.to_owned(),
-        expires_at,
-    })
+/// Whether `token` has the shape of a Warren sandbox credential (agent or preview token), which must
+/// never reach an app behind a preview port.
+pub fn is_sandbox_credential(token: &str) -> bool {
+    [AGENT_PREFIX, PREVIEW_PREFIX, KEY_PUSH_PREFIX]
+        .iter()
+        .any(|p| token.strip_prefix(p).is_some_and(|r| r.starts_with('.')))
 }
 
+mod ring;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
+mod tests;
 
-    #[test]
-    fn signed_token_verifies() {
-        let key = TokenKey::generate();
-        let token = key.sign("abc123", 2_000);
-        let claims = key.verify(&token, "abc123", 1_000).unwrap();
-        assert_eq!(claims.expires_at, 2_000);
-        assert_eq!(claims.sandbox_id, "abc123");
-    }
-
-    #[test]
-    fn bearer_header_values() {
-        assert_eq!(from_authorization("Bearer wst1.a.1.x "), Some("wst1.a.1.x"));
-        assert_eq!(from_authorization("Basic abc"), None);
-        assert_eq!(from_authorization("bearer abc"), None);
-    }
-
-    #[test]
-    fn refusals() {
-        let key = TokenKey::generate();
-        let token = key.sign("abc123", 2_000);
-        assert_eq!(
-            key.verify(&token, "other", 1_000),
-            Err(TokenError::WrongSandbox)
-        );
-        assert_eq!(
-            key.verify(&token, "abc123", 2_000),
-            Err(TokenError::Expired)
-        );
-        let other = TokenKey::generate();
-        assert_eq!(
-            other.verify(&token, "abc123", 1_000),
-            Err(TokenError::BadSignature)
-        );
-        let forged = token.replace(".2000.", ".9000.");
-        assert_eq!(
-            key.verify(&forged, "abc123", 1_000),
-            Err(TokenError::BadSignature)
-        );
-        assert_eq!(key.verify("nope", "abc123", 0), Err(TokenError::Malformed));
-    }
-
-    #[test]
-    fn key_round_trips_through_hex() {
-        let key = TokenKey::generate();
-        assert_eq!(TokenKey::from_hex(&key.to_hex()).unwrap(), key);
-        assert_eq!(TokenKey::from_hex("abcd"), Err(TokenError::BadKey));
-    }
-
-    proptest! {
-        #[test]
-        fn arbitrary_strings_never_verify(s in ".*") {
-            let key = TokenKey::generate();
-            prop_assert!(key.verify(&s, "abc", 0).is_err());
-        }
-    }
-}
+pub use ring::KeyRing;

@@ -108,13 +108,9 @@ async fn configure(
         return Err(ApiError::missing("sandbox_id"));
     }
     crate::env::check_vars(&req.env_vars)?;
-    state.auth.configure(
-        &headers,
-        Identity {
-            sandbox_id: req.sandbox_id.clone(),
-            key,
-        },
-    )?;
+    state
+        .auth
+        .configure(&headers, Identity::new(req.sandbox_id.clone(), key))?;
     state.env.merge(req.env_vars);
     tracing::info!(sandbox.id = %req.sandbox_id, "agent configured");
     Ok(Json(

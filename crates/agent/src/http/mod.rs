@@ -1,7 +1,8 @@
 //! The HTTP surface: one router, one middleware stack.
 //!
 //! Layers, outermost first: request id + metrics + error envelope (`request_id.rs`) → catch-panic →
-//! body limit → per-route token check (everything but `/health` and the configure step).
+//! body limit → per-route token check (everything but `/health`, the configure step and the key push, which carry
+//! their own authorization).
 
 pub mod commands;
 pub mod env;
@@ -9,6 +10,7 @@ pub mod execute;
 pub mod extract;
 pub mod files;
 pub mod health;
+pub mod keys;
 pub mod listing;
 pub mod misc;
 pub mod processes;
@@ -45,6 +47,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::public_routes())
         .merge(misc::configure_routes())
+        .merge(keys::routes())
         .merge(protected)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(CatchPanicLayer::custom(panicked))

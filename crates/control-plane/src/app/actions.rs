@@ -137,7 +137,8 @@ pub async fn set_timeout(
         .ok_or(ApiError::SandboxNotFound)
 }
 
-/// Signs a new agent token with the sandbox's key.
+/// Signs a new agent token with the sandbox's current key (so that every client of the sandbox keeps
+/// working across rotations).
 pub async fn refresh_token(
     state: &AppState,
     org_id: i64,

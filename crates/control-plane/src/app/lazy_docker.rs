@@ -65,6 +65,17 @@ impl SandboxRuntime for LazyDocker {
         self.engine().await?.stop(sandbox_id).await
     }
 
+    async fn replace_token_key(
+        &self,
+        sandbox_id: &str,
+        token_key_hex: &str,
+    ) -> Result<(), RuntimeError> {
+        self.engine()
+            .await?
+            .replace_token_key(sandbox_id, token_key_hex)
+            .await
+    }
+
     async fn start(&self, sandbox_id: &str) -> Result<RuntimeSandbox, RuntimeError> {
         self.engine().await?.start(sandbox_id).await
     }

@@ -5,6 +5,7 @@
 pub mod actions;
 pub mod capacity;
 pub mod create;
+pub mod credentials;
 pub mod lazy_docker;
 pub mod leader;
 pub mod pool;

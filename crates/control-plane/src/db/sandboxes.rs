@@ -110,6 +110,9 @@ pub struct RouteRow {
     pub status: String,
     pub agent_addr: Option<String>,
     pub token_key: Vec<u8>,
+    pub previous_token_key: Option<Vec<u8>>,
+    pub previous_key_valid_until: Option<DateTime<Utc>>,
+    pub preview_epoch: i64,
     pub private_previews: bool,
 }
 
@@ -117,8 +120,9 @@ pub struct RouteRow {
 pub async fn route(db: impl PgExecutor<'_>, id: &str) -> Result<Option<RouteRow>, sqlx::Error> {
     sqlx::query_as!(
         RouteRow,
-        "SELECT status, agent_addr, token_key, private_previews FROM sandboxes
-         WHERE id = $1 AND status <> 'deleted'",
+        "SELECT status, agent_addr, token_key, previous_token_key, previous_key_valid_until,
+                preview_epoch, private_previews
+         FROM sandboxes WHERE id = $1 AND status <> 'deleted'",
         id,
     )
     .fetch_optional(db)

@@ -1,6 +1,7 @@
 //! The HTTP layer: one module per resource, assembled and wrapped in middleware here.
 
 pub mod auth;
+mod credentials;
 pub mod extract;
 mod health;
 mod sandbox_actions;
@@ -25,6 +26,7 @@ pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .merge(sandboxes::routes())
         .merge(sandbox_actions::routes())
+        .merge(credentials::routes())
         .merge(templates::routes())
         .merge(template_build::routes())
         .merge(template_uploads::routes())

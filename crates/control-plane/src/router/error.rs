@@ -23,6 +23,8 @@ pub enum RouterError {
     TokenInvalid,
     #[error("Token expired")]
     TokenExpired,
+    #[error("Preview token is bound to another port")]
+    TokenWrongPort,
     #[error("sandbox unreachable on port {port}")]
     Unreachable {
         port: u16,
@@ -66,6 +68,11 @@ impl RouterError {
                 StatusCode::UNAUTHORIZED,
                 "TOKEN_EXPIRED",
                 "Token expired".to_owned(),
+            ),
+            Self::TokenWrongPort => (
+                StatusCode::FORBIDDEN,
+                "TOKEN_WRONG_PORT",
+                "This preview link opens another port of the sandbox".to_owned(),
             ),
             Self::Unreachable { port, .. } => {
                 details.insert("port".into(), (*port).into());

@@ -110,21 +110,25 @@ impl Proxy {
             }
         };
         let preview = host.target != Target::Agent;
-        let cookie = if !preview || running.private_previews {
-            let checked = access::check(
-                req.headers(),
-                req.uri(),
+        let max_lifetime = self.routes.max_token_lifetime();
+        let checked = if !preview {
+            access::check_agent(req.headers(), &host, running, max_lifetime).map(|()| None)
+        } else if running.private_previews {
+            let (headers, uri) = (req.headers(), req.uri());
+            access::check_preview(
+                headers,
+                uri,
                 &host,
-                &running.key,
-                preview,
+                running,
+                max_lifetime,
                 self.secure_cookies,
-            );
-            match checked {
-                Ok(cookie) => cookie,
-                Err(e) => return refuse(e, req.headers()),
-            }
+            )
         } else {
-            None
+            Ok(None)
+        };
+        let cookie = match checked {
+            Ok(cookie) => cookie,
+            Err(e) => return refuse(e, req.headers()),
         };
         let addr = match host.target {
             Target::Agent => running.agent,
@@ -137,6 +141,9 @@ impl Proxy {
         let on_lane = !upgrade && req.version() <= Version::HTTP_11;
 
         let (mut parts, body) = req.into_parts();
+        if preview {
+            access::strip(&mut parts.headers, &mut parts.uri);
+        }
         let path = parts
             .uri
             .path_and_query()

@@ -1,8 +1,8 @@
 //! Routes: where each sandbox's hosts go, read from Postgres and cached in-process.
 //!
 //! A cached route is dropped the moment Postgres says it changed: a trigger on `sandboxes` sends
-//! `NOTIFY warren_routes, '{id}:{status}'` on every change of status, agent address, token key or
-//! private previews, and [`Routes::listen`] (one connection per replica) evicts the entry. A fill that
+//! `NOTIFY warren_routes, '{id}:{status}'` on every change of status, agent address, token keys
+//! (current, previous and its grace deadline), preview epoch or private previews, and [`Routes::listen`] (one connection per replica) evicts the entry. A fill that
 //! raced with an eviction is not stored (an epoch counter), entries older than `router.cache_ttl_seconds`
 //! are refetched as a backstop, and while the listening connection is down nothing is cached at all.
 
@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use http::uri::Authority;
-use sandbox_token::TokenKey;
+use sandbox_token::{KeyRing, TokenKey};
 use sqlx::PgPool;
 use tokio::sync::broadcast;
 
@@ -41,7 +41,10 @@ pub struct Running {
     pub agent: SocketAddr,
     /// `agent` as a URI authority, built once.
     pub agent_authority: Authority,
-    pub key: TokenKey,
+    /// The keys tokens verify with (the previous one until its grace deadline).
+    pub keys: KeyRing,
+    /// Preview links carrying another epoch were revoked.
+    pub preview_epoch: i64,
     pub private_previews: bool,
 }
 
@@ -61,6 +64,8 @@ struct Cache {
 pub struct Routes {
     pool: PgPool,
     ttl: Duration,
+    /// `sandboxes.max_token_lifetime_seconds`: later expiries are refused.
+    max_token_lifetime: i64,
     cache: RwLock<Cache>,
     /// Whether the `LISTEN` connection is up (only then is anything cached).
     listening: AtomicBool,
@@ -69,10 +74,11 @@ pub struct Routes {
 }
 
 impl Routes {
-    pub fn new(pool: PgPool, ttl: Duration) -> Self {
+    pub fn new(pool: PgPool, ttl: Duration, max_token_lifetime: i64) -> Self {
         Self {
             pool,
             ttl,
+            max_token_lifetime,
             cache: RwLock::default(),
             listening: AtomicBool::new(false),
             stopped: broadcast::channel(1024).0,
@@ -111,6 +117,11 @@ impl Routes {
             }
         }
         Ok(route)
+    }
+
+    /// The longest lifetime (seconds) a token may claim.
+    pub fn max_token_lifetime(&self) -> i64 {
+        self.max_token_lifetime
     }
 
     /// A receiver of the ids of sandboxes that stopped running (paused, stopped, deleted...).
@@ -176,13 +187,23 @@ impl Route {
             return Self::NotRunning(status);
         }
         let agent: Option<SocketAddr> = row.agent_addr.as_deref().and_then(|a| a.parse().ok());
-        let key = TokenKey::from_bytes(&row.token_key).ok();
-        match (agent, key) {
-            (Some(agent), Some(key)) => match Authority::try_from(agent.to_string()) {
+        let keys = TokenKey::from_bytes(&row.token_key).ok().map(|key| {
+            let ring = KeyRing::new(key);
+            let previous = row.previous_token_key.as_deref().map(TokenKey::from_bytes);
+            match (previous, row.previous_key_valid_until) {
+                (Some(Ok(previous)), Some(until)) => {
+                    ring.with_previous(previous, until.timestamp())
+                }
+                _ => ring,
+            }
+        });
+        match (agent, keys) {
+            (Some(agent), Some(keys)) => match Authority::try_from(agent.to_string()) {
                 Ok(agent_authority) => Self::Running(Running {
                     agent,
                     agent_authority,
-                    key,
+                    keys,
+                    preview_epoch: row.preview_epoch,
                     private_previews: row.private_previews,
                 }),
                 Err(_) => Self::Broken,

@@ -265,3 +265,74 @@ async fn the_warm_pool_serves_a_create_from_a_container_started_before_it() {
     drop(server);
     clean_up(&pool, &engine).await;
 }
+
+/// `GET /info` on the agent of sandbox `id` (its address from the database) with `token`.
+async fn agent_status(pool: &PgPool, id: &str, token: &str) -> u16 {
+    let agent: String = sqlx::query_scalar("SELECT agent_addr FROM sandboxes WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let r = reqwest::Client::new().get(format!("http://{agent}/info"));
+    r.bearer_auth(token).send().await.unwrap().status().as_u16()
+}
+
+/// Rotates the token key of `id` with grace 0: the new token.
+async fn revoke(client: &reqwest::Client, base: &str, key: &str, id: &str) -> String {
+    let r = client
+        .post(format!("{base}/v1/sandboxes/{id}/token/revoke"))
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    body["auth_token"].as_str().unwrap().to_owned()
+}
+
+async fn act(client: &reqwest::Client, base: &str, key: &str, id: &str, action: &str) {
+    let r = client
+        .post(format!("{base}/v1/sandboxes/{id}/{action}"))
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{action}");
+}
+
+/// A running container's agent takes the new key by the key push; a stopped one reads it at its next
+/// start: from its secrets file (cold create) or from its replayed claim (warm pool).
+#[tokio::test]
+async fn rotated_keys_reach_running_and_stopped_containers() {
+    let (db, pool, key) = db_with_key().await;
+    let engine = engine().await;
+    let server = serve_docker(&db, &[("WARREN_POOL__TEMPLATES", "{base=1}")]).await;
+    let pooled = pool_filled(&pool).await;
+    let client = reqwest::Client::new();
+    let claimed = create(&client, &server.base, &key).await.expect("create");
+    assert_eq!(claimed["id"], pooled.as_str());
+    let cold = create(&client, &server.base, &key).await.expect("create");
+    for sb in [&claimed, &cold] {
+        let id = sb["id"].as_str().unwrap();
+        let first = sb["auth_token"].as_str().unwrap();
+        let pushed = revoke(&client, &server.base, &key, id).await;
+        assert_eq!(agent_status(&pool, id, first).await, 401, "{id}: revoked");
+        assert_eq!(agent_status(&pool, id, &pushed).await, 200, "{id}: pushed");
+
+        act(&client, &server.base, &key, id, "stop").await;
+        let stored = revoke(&client, &server.base, &key, id).await;
+        act(&client, &server.base, &key, id, "start").await;
+        assert_eq!(
+            agent_status(&pool, id, &stored).await,
+            200,
+            "{id}: key at start"
+        );
+        assert_eq!(
+            agent_status(&pool, id, &pushed).await,
+            401,
+            "{id}: older key"
+        );
+    }
+    drop(server);
+    clean_up(&pool, &engine).await;
+}

@@ -241,30 +241,45 @@ async fn http2_clients_are_served() {
 }
 
 #[tokio::test]
-async fn private_previews_need_the_token() {
+async fn private_previews_need_a_preview_link_not_the_agent_token() {
     let r = spawn_router_app().await;
     let sb = r.sandbox(json!({"private_previews": true})).await;
     let (port, _) = stand_in_app().await;
     let host = r.host(&format!("{port}-{}", sb.id));
     let anonymous = r.to_host(Method::GET, &host, "/echo").send().await.unwrap();
     assert_router_error(anonymous, 401, "TOKEN_INVALID").await;
-
-    let bearer = r
+    let agent_token = r
         .to_host(Method::GET, &host, "/echo")
         .bearer_auth(&sb.token)
         .send()
         .await
         .unwrap();
+    assert_router_error(agent_token, 401, "TOKEN_INVALID").await;
+    let agent_token_in_query = r
+        .to_host(Method::GET, &host, &format!("/echo?token={}", sb.token))
+        .send()
+        .await
+        .unwrap();
+    assert_router_error(agent_token_in_query, 401, "TOKEN_INVALID").await;
+
+    let link = r.preview_link(&sb, json!({"port": port})).await;
+    let token = link["token"].as_str().unwrap();
+    let bearer = r
+        .to_host(Method::GET, &host, "/echo")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bearer.status(), 200);
     let query = r
-        .to_host(Method::GET, &host, &format!("/echo?token={}", sb.token))
+        .to_host(Method::GET, &host, &format!("/echo?warren_preview={token}"))
         .send()
         .await
         .unwrap();
     assert_eq!(query.status(), 200);
     let cookie = query.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(
-        cookie.starts_with(&format!("warren_token={};", sb.token)),
+        cookie.starts_with(&format!("warren_preview={token}; Path=/; Max-Age=")),
         "{cookie}"
     );
     let pair = cookie.split(';').next().unwrap();
@@ -277,9 +292,13 @@ async fn private_previews_need_the_token() {
     assert_eq!(with_cookie.status(), 200);
     assert!(
         r.ws(&host, "/ws", None).await.is_err(),
-        "WebSocket without token"
+        "WebSocket without a preview token"
     );
-    assert!(r.ws(&host, "/ws", Some(&sb.token)).await.is_ok());
+    assert!(
+        r.ws(&host, "/ws", Some(&sb.token)).await.is_err(),
+        "WebSocket with the agent token"
+    );
+    assert!(r.ws(&host, "/ws", Some(token)).await.is_ok());
 }
 
 #[tokio::test]

@@ -90,6 +90,18 @@ impl RouterApp {
         }
     }
 
+    /// Mints a preview link of `sb` (`POST .../preview-links` with `body`), asserting a 201.
+    pub async fn preview_link(&self, sb: &Sandbox, body: Value) -> Value {
+        let r = self
+            .app
+            .post_json(&format!("/v1/sandboxes/{}/preview-links", sb.id), &body)
+            .await;
+        let status = r.status();
+        let link: Value = r.json().await.expect("JSON");
+        assert_eq!(status, 201, "{link}");
+        link
+    }
+
     /// `{label}.sandbox.localhost:{port}`.
     pub fn host(&self, label: &str) -> String {
         format!("{label}.sandbox.localhost:{}", self.app.port)
@@ -162,7 +174,8 @@ pub async fn assert_router_error(r: reqwest::Response, status: u16, code: &str) 
 pub type Events = mpsc::UnboundedReceiver<&'static str>;
 
 /// The stand-in app on `127.0.0.1:{port}`:
-/// - `GET /echo` answers the request's headers and the address it came from (`peer`) as JSON, with
+/// - `GET /echo` answers the request's headers, its path and query (`uri`) and the address it came
+///   from (`peer`) as JSON, with
 ///   some hop-by-hop headers of its own; `GET /close` does the same and closes the connection;
 /// - `GET /ws` echoes WebSocket text frames;
 /// - `POST /sink` reads the body and reports `"upload ended"` or `"upload broken"`;
@@ -191,7 +204,8 @@ async fn echo(ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Respo
         .iter()
         .map(|(k, v)| (k.to_string(), Value::from(v.to_str().unwrap_or("?"))))
         .collect();
-    let body = json!({ "headers": headers, "peer": peer.to_string() });
+    let body =
+        json!({ "headers": headers, "uri": req.uri().to_string(), "peer": peer.to_string() });
     let mut response = axum::Json(body).into_response();
     let h = response.headers_mut();
     h.insert("connection", "x-hop".parse().expect("value"));
