@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use sandbox_token::{TokenError, TokenKey};
+use secrecy::{ExposeSecret, SecretString};
 use subtle_eq::constant_time_eq;
 
 use crate::error::ApiError;
@@ -23,11 +24,11 @@ pub struct Identity {
 /// Identity plus the configure secret, which is spent by its first successful use.
 pub struct AuthState {
     identity: RwLock<Option<Identity>>,
-    configure_secret: RwLock<Option<String>>,
+    configure_secret: RwLock<Option<SecretString>>,
 }
 
 impl AuthState {
-    pub fn new(identity: Option<Identity>, configure_secret: Option<String>) -> Self {
+    pub fn new(identity: Option<Identity>, configure_secret: Option<SecretString>) -> Self {
         Self {
             identity: RwLock::new(identity),
             configure_secret: RwLock::new(configure_secret),
@@ -73,7 +74,7 @@ impl AuthState {
             .configure_secret
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        let Some(expected) = secret.as_deref() else {
+        let Some(expected) = secret.as_ref().map(ExposeSecret::expose_secret) else {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "ALREADY_CONFIGURED",

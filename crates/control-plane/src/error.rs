@@ -24,6 +24,8 @@ pub enum ApiError {
     InvalidRequest(String),
     #[error("request body too large")]
     PayloadTooLarge,
+    #[error("request body too slow")]
+    BodyTooSlow,
     #[error("Sandbox not found")]
     SandboxNotFound,
     #[error("Template not found: {0}")]
@@ -101,6 +103,11 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",
                 "Request body too large".into(),
+            ),
+            BodyTooSlow => (
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                "The request body arrived too slowly (server.body_min_bytes_per_second)".into(),
             ),
             SandboxNotFound => (
                 StatusCode::NOT_FOUND,

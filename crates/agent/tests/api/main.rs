@@ -7,5 +7,6 @@ mod execute;
 mod files;
 mod helpers;
 mod lifecycle;
+mod limits;
 mod misc;
 mod streams;
