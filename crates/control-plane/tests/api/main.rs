@@ -10,6 +10,7 @@ mod e2e;
 mod embedded;
 mod gvisor;
 mod helpers;
+mod hostile_strings;
 mod lifecycle;
 mod pool;
 mod rate_limit;
