@@ -12,6 +12,7 @@ mod gvisor;
 mod helpers;
 mod hostile_strings;
 mod lifecycle;
+mod listener_limits;
 mod pool;
 mod rate_limit;
 mod reconcile;
