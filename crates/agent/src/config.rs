@@ -48,10 +48,11 @@ pub struct Config {
     /// Largest accepted upload in bytes (`WARREN_AGENT_MAX_UPLOAD`, default 1 GiB).
     pub max_upload: u64,
     /// Time a client has to send a request's head, and on a keep-alive connection the longest wait
-    /// for the next request (`WARREN_AGENT_HEADER_READ_TIMEOUT`, seconds, default 30).
+    /// for the next request (`WARREN_AGENT_HEADER_READ_TIMEOUT`, seconds, default 60: longer than
+    /// the router keeps an idle connection, so the router is the side that closes it).
     pub header_read_timeout: Duration,
     /// A connection with no request in flight this long is closed (`WARREN_AGENT_IDLE_TIMEOUT`,
-    /// seconds, default 60).
+    /// seconds, default 120).
     pub idle_timeout: Duration,
     /// Connections open at once (`WARREN_AGENT_MAX_CONNECTIONS`, default 1024); more get 503.
     pub max_connections: usize,
@@ -164,9 +165,9 @@ impl Config {
             header_read_timeout: seconds(
                 get("HEADER_READ_TIMEOUT"),
                 "WARREN_AGENT_HEADER_READ_TIMEOUT",
-                30,
+                60,
             )?,
-            idle_timeout: seconds(get("IDLE_TIMEOUT"), "WARREN_AGENT_IDLE_TIMEOUT", 60)?,
+            idle_timeout: seconds(get("IDLE_TIMEOUT"), "WARREN_AGENT_IDLE_TIMEOUT", 120)?,
             max_connections: positive(
                 get("MAX_CONNECTIONS"),
                 "WARREN_AGENT_MAX_CONNECTIONS",
@@ -331,7 +332,7 @@ mod tests {
     #[test]
     fn listener_limits_default_and_must_be_positive() {
         let c = Config::from_env(vars(&[("WARREN_AGENT_MAX_STREAMS", "3")]), []).unwrap();
-        assert_eq!(c.header_read_timeout, Duration::from_secs(30));
+        assert_eq!(c.header_read_timeout, Duration::from_secs(60));
         assert_eq!(c.max_streams, 3);
         assert_eq!(c.body_rate.bytes_per_second, 1024);
         assert!(Config::from_env(vars(&[("WARREN_AGENT_IDLE_TIMEOUT", "0")]), []).is_err());

@@ -16,9 +16,9 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tower::Service;
 
 use crate::activity::{Activity, Tracked};
@@ -34,7 +34,8 @@ pub struct Limits {
     pub header_read_timeout: Duration,
     /// A connection with no request in flight for this long is closed (HTTP/2 gets a GOAWAY).
     pub idle_timeout: Duration,
-    /// Connections open at once; the next one gets [`Limits::refusal`] and is closed.
+    /// Connections open at once, upgraded ones (WebSockets) included until they close; the next one
+    /// gets [`Limits::refusal`] and is closed.
     pub max_connections: usize,
     /// The whole HTTP/1.1 response a connection over the cap is sent ([`refusal`]).
     pub refusal: Bytes,
@@ -80,7 +81,10 @@ where
         .min(Semaphore::MAX_PERMITS as u32);
     let slots = Arc::new(Semaphore::new(max as usize));
     let (stop, stopping) = watch::channel(false);
+    // Every connection task holds a sender; all dropped = every connection has ended or upgraded.
+    let (serving, mut all_ended) = mpsc::channel::<()>(1);
     let mut shutdown = pin!(shutdown);
+    let mut refusing = false;
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -98,22 +102,75 @@ where
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, limit = max, "connection refused: too many open connections");
+            if !refusing {
+                tracing::warn!(%peer, limit = max, "refusing connections: too many open");
+                refusing = true;
+            }
             tokio::spawn(refuse(tcp, limits.refusal.clone()));
             continue;
         };
+        refusing = false;
         let connection = Connection {
             builder: builder.clone(),
             idle_timeout: limits.idle_timeout,
             stopping: stopping.clone(),
-            _slot: slot,
+            _serving: serving.clone(),
         };
-        tokio::spawn(connection.serve(tcp, make(peer)));
+        tokio::spawn(connection.serve(Slotted { tcp, _slot: slot }, make(peer)));
     }
     drop(listener);
     let _ = stop.send(true);
-    let _ = slots.acquire_many(max).await;
+    drop(serving);
+    // Upgraded connections (WebSockets) are on their own: they are not waited for.
+    let _ = all_ended.recv().await;
     Ok(())
+}
+
+/// A client connection holding its slot of `max_connections` until it is closed, also after an
+/// upgrade hands it over to a WebSocket or a tunnel.
+struct Slotted {
+    tcp: TcpStream,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for Slotted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Slotted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
 }
 
 async fn refuse(mut tcp: TcpStream, response: Bytes) {
@@ -125,12 +182,12 @@ struct Connection {
     builder: Arc<Builder<TokioExecutor>>,
     idle_timeout: Duration,
     stopping: watch::Receiver<bool>,
-    /// Held while the connection is open.
-    _slot: OwnedSemaphorePermit,
+    /// Held while hyper serves the connection (not after an upgrade).
+    _serving: mpsc::Sender<()>,
 }
 
 impl Connection {
-    async fn serve<S>(mut self, tcp: TcpStream, service: S)
+    async fn serve<S>(mut self, tcp: Slotted, service: S)
     where
         S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
             + Clone

@@ -43,8 +43,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         })?;
         // A NUL can only be written `\u0000` in JSON; look closer only when that text is there.
         if contains_bytes(text, br"\u0000") {
-            let value: serde_json::Value = serde_json::from_slice(text)
-                .map_err(|e| ApiError::InvalidJson(e.to_string()))?;
+            let value: serde_json::Value =
+                serde_json::from_slice(text).map_err(|e| ApiError::InvalidJson(e.to_string()))?;
             if let Some(at) = nul_at(&value, String::new()) {
                 return Err(ApiError::InvalidRequest(format!(
                     "Invalid request body: {at} holds a NUL character"

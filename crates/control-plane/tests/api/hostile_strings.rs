@@ -66,7 +66,8 @@ const FIELDS: [Field; 21] = [
 ];
 
 fn build(extra: Value) -> Value {
-    let mut body = json!({"name": "fuzzed", "fromImage": "warren/template-base:latest", "steps": []});
+    let mut body =
+        json!({"name": "fuzzed", "fromImage": "warren/template-base:latest", "steps": []});
     body.as_object_mut()
         .unwrap()
         .extend(extra.as_object().unwrap().clone());
@@ -135,7 +136,11 @@ const MAX_URI: usize = 60_000;
 
 async fn send(app: &TestApp, field: Field, s: &str) -> reqwest::Response {
     let (method, path, body) = request(field, s);
-    assert!(path.len() <= MAX_URI, "{field:?}: a {}-byte URI", path.len());
+    assert!(
+        path.len() <= MAX_URI,
+        "{field:?}: a {}-byte URI",
+        path.len()
+    );
     let mut req = app.request(method.clone(), &path);
     if let Some(body) = body {
         req = req.body(body.to_string());
@@ -189,7 +194,11 @@ async fn long_strings_in_any_field_are_4xx_or_accepted() {
             let r = send(&app, field, &s).await;
             let status = r.status().as_u16();
             let body = r.text().await.unwrap_or_default();
-            assert!(status < 500, "{field:?} ({} bytes): {status} {body}", s.len());
+            assert!(
+                status < 500,
+                "{field:?} ({} bytes): {status} {body}",
+                s.len()
+            );
         }
     }
 }

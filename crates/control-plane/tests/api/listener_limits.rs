@@ -20,7 +20,9 @@ async fn a_request_head_trickled_every_3s_is_cut_by_the_header_timeout() {
     let app = spawn_app_with(|s| s.server.header_read_timeout_seconds = 2).await;
     let mut tcp = TcpStream::connect(("127.0.0.1", app.port)).await.unwrap();
     let started = Instant::now();
-    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     let mut answer = Vec::new();
     let mut buf = [0u8; 1024];
     let mut tick = tokio::time::interval_at(
@@ -61,8 +63,11 @@ async fn a_template_upload_trickled_below_the_minimum_rate_is_cut_with_408() {
     })
     .await;
     let link = json!({"files_hash": "slow", "content_length": 10_000});
-    let (status, offer) =
-        status_json(app.post_json("/v1/templates/files/upload-link", &link).await).await;
+    let (status, offer) = status_json(
+        app.post_json("/v1/templates/files/upload-link", &link)
+            .await,
+    )
+    .await;
     assert_eq!(status, 200, "{offer}");
     let url = offer["upload_url"].as_str().unwrap().to_owned();
     // 20 bytes every 200 ms: 100 bytes a second, a tenth of the minimum.
@@ -81,11 +86,18 @@ async fn a_template_upload_trickled_below_the_minimum_rate_is_cut_with_408() {
         .send()
         .await
         .expect("an answer, not a hang");
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(r.headers()["connection"], "close");
     assert_error(r, 408, "REQUEST_TIMEOUT").await;
-    let (_, again) =
-        status_json(app.post_json("/v1/templates/files/upload-link", &link).await).await;
+    let (_, again) = status_json(
+        app.post_json("/v1/templates/files/upload-link", &link)
+            .await,
+    )
+    .await;
     assert_eq!(again["present"], false, "a cut upload is not kept: {again}");
 }
 
@@ -133,12 +145,22 @@ async fn the_request_over_a_sandboxs_cap_is_refused_429_and_others_are_not() {
         r.ws(&host, "/files/watch", Some(&sb.token)).await.is_err(),
         "a fourth WebSocket is refused too"
     );
-    let elsewhere = r.agent(&other, Method::GET, "/health").send().await.unwrap();
+    let elsewhere = r
+        .agent(&other, Method::GET, "/health")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(elsewhere.status(), 200, "another sandbox has its own slots");
     drop(open.pop());
     let mut freed = false;
     for _ in 0..100 {
-        if r.agent(&sb, Method::GET, "/health").send().await.unwrap().status() == 200 {
+        if r.agent(&sb, Method::GET, "/health")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 200
+        {
             freed = true;
             break;
         }
