@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use sandbox_token::{KeyRing, TokenError, TokenKey};
+use secrecy::{ExposeSecret, SecretString};
 use subtle_eq::constant_time_eq;
 
 use crate::error::ApiError;
@@ -35,7 +36,7 @@ impl Identity {
 /// Identity plus the configure secret, which is spent by its first successful use.
 pub struct AuthState {
     identity: RwLock<Option<Identity>>,
-    configure_secret: RwLock<Option<String>>,
+    configure_secret: RwLock<Option<SecretString>>,
     /// Longest lifetime (seconds) an agent token may claim.
     max_lifetime: i64,
 }
@@ -43,7 +44,7 @@ pub struct AuthState {
 impl AuthState {
     pub fn new(
         identity: Option<Identity>,
-        configure_secret: Option<String>,
+        configure_secret: Option<SecretString>,
         max_lifetime: i64,
     ) -> Self {
         Self {
@@ -113,7 +114,7 @@ impl AuthState {
             .configure_secret
             .write()
             .unwrap_or_else(|e| e.into_inner());
-        let Some(expected) = secret.as_deref() else {
+        let Some(expected) = secret.as_ref().map(ExposeSecret::expose_secret) else {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 "ALREADY_CONFIGURED",

@@ -6,6 +6,9 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
 
 /// Prefix of every variable the agent reads; none of them reach user code.
 pub const ENV_PREFIX: &str = "WARREN_AGENT_";
@@ -31,9 +34,9 @@ pub struct Config {
     /// Sandbox id, when known at start (`WARREN_AGENT_SANDBOX_ID`).
     pub sandbox_id: Option<String>,
     /// Hex token key, when known at start (`WARREN_AGENT_TOKEN_KEY`).
-    pub token_key: Option<String>,
+    pub token_key: Option<SecretString>,
     /// Secret that authorizes the one-time configure step (`WARREN_AGENT_CONFIGURE_SECRET`).
-    pub configure_secret: Option<String>,
+    pub configure_secret: Option<SecretString>,
     /// The secrets file read at start (`WARREN_AGENT_SECRETS_FILE`); the files API refuses it.
     pub secrets_file: Option<PathBuf>,
     /// Longest lifetime in seconds an agent token may claim; tokens expiring later are refused
@@ -49,6 +52,20 @@ pub struct Config {
     pub max_concurrent: usize,
     /// Largest accepted upload in bytes (`WARREN_AGENT_MAX_UPLOAD`, default 1 GiB).
     pub max_upload: u64,
+    /// Time a client has to send a request's head, and on a keep-alive connection the longest wait
+    /// for the next request (`WARREN_AGENT_HEADER_READ_TIMEOUT`, seconds, default 60: longer than
+    /// the router keeps an idle connection, so the router is the side that closes it).
+    pub header_read_timeout: Duration,
+    /// A connection with no request in flight this long is closed (`WARREN_AGENT_IDLE_TIMEOUT`,
+    /// seconds, default 120).
+    pub idle_timeout: Duration,
+    /// Connections open at once (`WARREN_AGENT_MAX_CONNECTIONS`, default 1024); more get 503.
+    pub max_connections: usize,
+    /// WebSockets open at once (`WARREN_AGENT_MAX_STREAMS`, default 256); more get 429.
+    pub max_streams: usize,
+    /// Slowest request body accepted, uploads included: `WARREN_AGENT_BODY_MIN_RATE` bytes per second
+    /// (default 1024) over `WARREN_AGENT_BODY_RATE_WINDOW` seconds (default 30); slower is cut, 408.
+    pub body_rate: listener::MinRate,
     /// Ready check (`WARREN_AGENT_READY_CHECK`): `port:N`, `file:PATH`, `process:NAME` or `command:SHELL`.
     pub ready_check: Option<ReadyCheck>,
     /// The image's start command (argv after the options, or `WARREN_AGENT_START_CMD` run by `/bin/sh -c`).
@@ -141,8 +158,8 @@ impl Config {
                 .into(),
             tmp_dir: get("TMP").unwrap_or_else(|| "/tmp".into()).into(),
             sandbox_id: get("SANDBOX_ID"),
-            token_key: get("TOKEN_KEY"),
-            configure_secret: get("CONFIGURE_SECRET"),
+            token_key: get("TOKEN_KEY").map(SecretString::from),
+            configure_secret: get("CONFIGURE_SECRET").map(SecretString::from),
             secrets_file: get(SECRETS_FILE).map(PathBuf::from),
             max_token_lifetime: parse_or(
                 get("MAX_TOKEN_LIFETIME"),
@@ -163,6 +180,26 @@ impl Config {
             )?
             .max(1),
             max_upload: parse_or(get("MAX_UPLOAD"), "WARREN_AGENT_MAX_UPLOAD", Some(1 << 30))?,
+            header_read_timeout: seconds(
+                get("HEADER_READ_TIMEOUT"),
+                "WARREN_AGENT_HEADER_READ_TIMEOUT",
+                60,
+            )?,
+            idle_timeout: seconds(get("IDLE_TIMEOUT"), "WARREN_AGENT_IDLE_TIMEOUT", 120)?,
+            max_connections: positive(
+                get("MAX_CONNECTIONS"),
+                "WARREN_AGENT_MAX_CONNECTIONS",
+                1024,
+            )?,
+            max_streams: positive(get("MAX_STREAMS"), "WARREN_AGENT_MAX_STREAMS", 256)?,
+            body_rate: listener::MinRate {
+                bytes_per_second: parse_or(
+                    get("BODY_MIN_RATE"),
+                    "WARREN_AGENT_BODY_MIN_RATE",
+                    Some(1024),
+                )?,
+                window: seconds(get("BODY_RATE_WINDOW"), "WARREN_AGENT_BODY_RATE_WINDOW", 30)?,
+            },
             ready_check: get("READY_CHECK")
                 .map(|s| ReadyCheck::parse(&s))
                 .transpose()?,
@@ -211,6 +248,26 @@ fn parse_or<T: std::str::FromStr>(
     }
 }
 
+/// A positive number, `default` when unset.
+fn positive<T: std::str::FromStr + Default + PartialEq>(
+    v: Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
+    let n = parse_or(v, name, Some(default))?;
+    if n == T::default() {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: "must be positive".into(),
+        });
+    }
+    Ok(n)
+}
+
+fn seconds(v: Option<String>, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    positive(v, name, default).map(Duration::from_secs)
+}
+
 fn parse_user(s: &str) -> Result<(u32, u32), ConfigError> {
     let invalid = || ConfigError::Invalid {
         name: "WARREN_AGENT_USER",
@@ -225,6 +282,8 @@ fn parse_user(s: &str) -> Result<(u32, u32), ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
+
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -246,7 +305,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.base_env.keys().collect::<Vec<_>>(), ["PATH"]);
-        assert_eq!(c.token_key.as_deref(), Some("ab"));
+        assert_eq!(
+            c.token_key.as_ref().map(ExposeSecret::expose_secret),
+            Some("ab")
+        );
         assert_eq!(c.run_as, Some((1234, 1234)));
         assert_eq!(c.start_command, ["sleep", "1"]);
     }
@@ -262,11 +324,40 @@ mod tests {
         .unwrap();
         let file = path.display().to_string();
         let c = Config::from_env(vars(&[("WARREN_AGENT_SECRETS_FILE", &file)]), []).unwrap();
-        assert_eq!(c.token_key.as_deref(), Some("cd"));
+        assert_eq!(
+            c.token_key.as_ref().map(ExposeSecret::expose_secret),
+            Some("cd")
+        );
         assert_eq!(c.sandbox_id.as_deref(), Some("s1"));
         assert!(c.base_env.is_empty());
         std::fs::write(&path, "TOKEN_KEY=cd\n").unwrap();
         assert!(Config::from_env(vars(&[("WARREN_AGENT_SECRETS_FILE", &file)]), []).is_err());
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let c = Config::from_env(
+            vars(&[
+                ("WARREN_AGENT_TOKEN_KEY", "token-key-hex-1"),
+                ("WARREN_AGENT_CONFIGURE_SECRET", "configure-secret-1"),
+            ]),
+            [],
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(shown.contains("configure_secret"), "{shown}");
+        for secret in ["token-key-hex-1", "configure-secret-1"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
+
+    #[test]
+    fn listener_limits_default_and_must_be_positive() {
+        let c = Config::from_env(vars(&[("WARREN_AGENT_MAX_STREAMS", "3")]), []).unwrap();
+        assert_eq!(c.header_read_timeout, Duration::from_secs(60));
+        assert_eq!(c.max_streams, 3);
+        assert_eq!(c.body_rate.bytes_per_second, 1024);
+        assert!(Config::from_env(vars(&[("WARREN_AGENT_IDLE_TIMEOUT", "0")]), []).is_err());
     }
 
     #[test]

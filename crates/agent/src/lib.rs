@@ -28,9 +28,9 @@ pub mod ws;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::serve::ListenerExt as _;
 use nix::sys::signal::Signal;
 use sandbox_token::TokenKey;
+use secrecy::ExposeSecret as _;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -55,7 +55,7 @@ impl Application {
         let identity = match (&config.sandbox_id, &config.token_key) {
             (Some(id), Some(key)) => Some(Identity::new(
                 id.clone(),
-                TokenKey::from_hex(key).context("WARREN_AGENT_TOKEN_KEY is not 32 bytes of hex")?,
+                TokenKey::from_hex(key.expose_secret()).context("WARREN_AGENT_TOKEN_KEY is not 32 bytes of hex")?,
             )),
             (None, None) => None,
             _ => anyhow::bail!(
@@ -125,12 +125,12 @@ impl Application {
             let start_pid = *stop_pids.borrow();
             supervisor::stop_children(&stop_state, start_pid, Signal::SIGTERM);
         };
-        // TCP_NODELAY: every WebSocket frame leaves in its own segment (CONTRACT.md addendum).
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = axum::serve(listener, app).with_graceful_shutdown(shutdown);
-        server.await.context("serve")?;
+        // `listener::serve` sets TCP_NODELAY: every WebSocket frame leaves in its own segment
+        // (CONTRACT.md addendum).
+        let limits = listener_limits(&state.config);
+        listener::serve(listener, limits, |_| app.clone(), shutdown)
+            .await
+            .context("serve")?;
         tokio::time::sleep(Duration::from_millis(50)).await;
         let deadline = tokio::time::Instant::now() + STOP_GRACE;
         while tokio::time::Instant::now() < deadline && any_running(&state) {
@@ -138,6 +138,28 @@ impl Application {
         }
         supervisor::stop_children(&state, None, Signal::SIGKILL);
         Ok(())
+    }
+}
+
+/// The listener's timeouts and caps, from the settings.
+fn listener_limits(config: &Config) -> listener::Limits {
+    let body = api_types::error::AgentErrorBody {
+        error: "Too many open connections; try again later".into(),
+        message: "Too many open connections; try again later".into(),
+        code: "SERVICE_UNAVAILABLE".into(),
+        details: Default::default(),
+        path: None,
+        request_id: None,
+        timestamp: util::now_ts(),
+    };
+    listener::Limits {
+        header_read_timeout: config.header_read_timeout,
+        idle_timeout: config.idle_timeout,
+        max_connections: config.max_connections,
+        refusal: listener::refusal(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::to_vec(&body).unwrap_or_default(),
+        ),
     }
 }
 

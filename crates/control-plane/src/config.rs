@@ -42,6 +42,17 @@ pub struct ServerSettings {
     pub port: u16,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Seconds a client has to send a request's head; on a keep-alive HTTP/1.1 connection also the
+    /// longest wait for the next request.
+    pub header_read_timeout_seconds: u32,
+    /// Seconds a connection with no request in flight stays open (HTTP/2 gets a GOAWAY).
+    pub idle_timeout_seconds: u32,
+    /// Client connections open at once (API and router together); more are answered 503 and closed.
+    pub max_connections: u32,
+    /// An API request body (a template upload, say) bringing fewer than this many bytes per second
+    /// over a `body_rate_window_seconds` window is cut with 408. Not applied to proxied requests.
+    pub body_min_bytes_per_second: u32,
+    pub body_rate_window_seconds: u32,
 }
 
 impl Default for ServerSettings {
@@ -50,6 +61,21 @@ impl Default for ServerSettings {
             host: "0.0.0.0".into(),
             port: 8080,
             max_body_bytes: 1024 * 1024,
+            header_read_timeout_seconds: 30,
+            idle_timeout_seconds: 60,
+            max_connections: 4096,
+            body_min_bytes_per_second: 1024,
+            body_rate_window_seconds: 30,
+        }
+    }
+}
+
+impl ServerSettings {
+    /// The minimum body rate of API requests.
+    pub fn body_rate(&self) -> listener::MinRate {
+        listener::MinRate {
+            bytes_per_second: self.body_min_bytes_per_second.into(),
+            window: std::time::Duration::from_secs(self.body_rate_window_seconds.into()),
         }
     }
 }
@@ -170,6 +196,9 @@ pub struct RouterSettings {
     pub cache_ttl_seconds: u32,
     /// Seconds to wait for a TCP connection to a sandbox before answering 502.
     pub connect_timeout_seconds: u32,
+    /// Requests in flight plus open WebSockets (and other upgrades) per sandbox; the next one is
+    /// answered 429 `TOO_MANY_CONNECTIONS`.
+    pub max_connections_per_sandbox: u32,
 }
 
 impl Default for RouterSettings {
@@ -181,6 +210,7 @@ impl Default for RouterSettings {
             mode: RouterMode::default(),
             cache_ttl_seconds: 5,
             connect_timeout_seconds: 5,
+            max_connections_per_sandbox: 256,
         }
     }
 }
@@ -532,9 +562,21 @@ impl Settings {
                 "router.domain must be a domain name such as sandbox.localhost",
             ));
         }
-        if self.server.max_body_bytes == 0 {
+        let srv = &self.server;
+        if srv.max_body_bytes == 0
+            || srv.header_read_timeout_seconds == 0
+            || srv.idle_timeout_seconds == 0
+            || srv.max_connections == 0
+            || srv.body_rate_window_seconds == 0
+        {
             return Err(ConfigError::Invalid(
-                "server.max_body_bytes must be positive",
+                "server.max_body_bytes, *_timeout_seconds, max_connections and \
+                 body_rate_window_seconds must be positive",
+            ));
+        }
+        if self.router.max_connections_per_sandbox == 0 {
+            return Err(ConfigError::Invalid(
+                "router.max_connections_per_sandbox must be positive",
             ));
         }
         Ok(())
@@ -698,6 +740,18 @@ mod tests {
             assert!(Settings::load(None).is_err(), "malformed");
             Ok(())
         });
+    }
+
+    #[test]
+    fn debug_shows_no_database_password_nor_bootstrap_key() {
+        let key = crate::keys::generate().full;
+        let mut s = Settings::default();
+        s.database.url = SecretString::from("postgres://warren:pg-pass-1@db/warren");
+        s.bootstrap.api_key = Some(SecretString::from(key.clone()));
+        let shown = format!("{s:?}");
+        assert!(shown.contains("max_connections"), "{shown}");
+        assert!(!shown.contains("pg-pass-1"), "{shown}");
+        assert!(!shown.contains(&key), "{shown}");
     }
 
     #[test]

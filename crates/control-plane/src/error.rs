@@ -24,6 +24,8 @@ pub enum ApiError {
     InvalidRequest(String),
     #[error("request body too large")]
     PayloadTooLarge,
+    #[error("request body too slow")]
+    BodyTooSlow,
     #[error("Sandbox not found")]
     SandboxNotFound,
     #[error("Template not found: {0}")]
@@ -112,6 +114,11 @@ impl ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",
                 "Request body too large".into(),
+            ),
+            BodyTooSlow => (
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                "The request body arrived too slowly (server.body_min_bytes_per_second)".into(),
             ),
             SandboxNotFound => (
                 StatusCode::NOT_FOUND,
@@ -292,10 +299,20 @@ fn unit(resource: &str) -> &'static str {
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// A Postgres data exception (SQLSTATE class 22: a NUL byte, an over-long or malformed value) is
+    /// the client's input that the edge let through: 400, logged so that the gap gets closed.
     fn from(e: sqlx::Error) -> Self {
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 Self::DatabaseUnavailable(e)
+            }
+            sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("22")) => {
+                tracing::warn!(
+                    error.code = d.code().as_deref(),
+                    error.message = d.message(),
+                    "a request value was refused by Postgres; it should be checked at the edge"
+                );
+                Self::InvalidRequest("A value in the request is not valid".into())
             }
             e => Self::Internal(e.into()),
         }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::serve::ListenerExt as _;
 use runtime::{RuntimeError, SandboxRuntime};
 use runtime_docker::DockerRuntime;
 use tokio::net::TcpListener;
@@ -131,16 +130,16 @@ impl Application {
             self.state.auth_cache.clone(),
         )));
         let runtime = self.state.runtime.clone();
+        let limits = listener_limits(&self.state.settings);
         let (service, route_listener) = crate::router::service(self.state);
         let _route_listener = route_listener.map(AbortOnDrop);
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let served = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown_signal())
-            .await;
+        let served = listener::serve(
+            self.listener,
+            limits,
+            |peer| service.dispatch(peer),
+            shutdown_signal(),
+        )
+        .await;
         if let Some(reaper) = reaper {
             reaper.abort();
         }
@@ -148,6 +147,26 @@ impl Application {
             runtime.shutdown().await;
         }
         served
+    }
+}
+
+/// The timeouts and caps of the one listener (API and router), from `[server]`.
+fn listener_limits(settings: &Settings) -> listener::Limits {
+    let s = &settings.server;
+    let body = api_types::error::ControlErrorBody::new(
+        "SERVICE_UNAVAILABLE",
+        "Too many open connections; try again later",
+        "",
+        serde_json::Map::new(),
+    );
+    listener::Limits {
+        header_read_timeout: Duration::from_secs(s.header_read_timeout_seconds.into()),
+        idle_timeout: Duration::from_secs(s.idle_timeout_seconds.into()),
+        max_connections: s.max_connections as usize,
+        refusal: listener::refusal(
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::to_vec(&body).unwrap_or_default(),
+        ),
     }
 }
 

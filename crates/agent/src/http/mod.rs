@@ -1,8 +1,8 @@
 //! The HTTP surface: one router, one middleware stack.
 //!
 //! Layers, outermost first: request id + metrics + error envelope (`request_id.rs`) → catch-panic →
-//! body limit → per-route token check (everything but `/health`, the configure step and the key push, which carry
-//! their own authorization).
+//! minimum body rate → body limit → per-route token check (everything but `/health`, the
+//! configure step and the key push, which carry their own authorization).
 
 pub mod commands;
 pub mod env;
@@ -19,7 +19,8 @@ pub mod transfer;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware::from_fn_with_state;
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -30,6 +31,7 @@ use crate::state::AppState;
 const JSON_BODY_LIMIT: usize = 256 << 20;
 
 pub fn router(state: AppState) -> Router {
+    let body_rate = state.config.body_rate;
     let protected = Router::new()
         .merge(health::routes())
         .merge(execute::routes())
@@ -39,7 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(env::routes())
         .merge(misc::routes())
         .merge(processes::routes())
-        .merge(crate::ws::routes())
+        .merge(crate::ws::routes(&state))
         .route_layer(from_fn_with_state(
             state.clone(),
             crate::auth::require_token,
@@ -50,9 +52,21 @@ pub fn router(state: AppState) -> Router {
         .merge(keys::routes())
         .merge(protected)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(from_fn(move |req, next| {
+            body_rate.enforce(req, next, too_slow)
+        }))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(from_fn_with_state(state.clone(), request_id::layer))
         .with_state(state)
+}
+
+fn too_slow() -> Response {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "REQUEST_TIMEOUT",
+        "The request body arrived too slowly (WARREN_AGENT_BODY_MIN_RATE)",
+    )
+    .into_response()
 }
 
 fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {

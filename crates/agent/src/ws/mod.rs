@@ -14,9 +14,14 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::{Message, WebSocket};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
 use serde::Serialize;
 
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// How long output is collected before it is sent as one frame.
@@ -26,12 +31,32 @@ pub const MAX_FRAME_DATA: usize = 128 * 1024;
 /// Pause before a stream's closing frame.
 pub const CLOSE_PAUSE: Duration = Duration::from_millis(20);
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/execute/stream", get(stream::execute))
         .route("/commands/stream", get(stream::command))
         .route("/files/watch", get(watch::handler))
         .route("/terminal", get(terminal::handler))
+        .route_layer(from_fn_with_state(state.clone(), limit_streams))
+}
+
+/// Refuses a stream over `WARREN_AGENT_MAX_STREAMS` with 429 `TOO_MANY_STREAMS` before the upgrade.
+/// The request counts as a stream while it is handled; the session's own [`StreamGuard`] counts it
+/// once upgraded.
+async fn limit_streams(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let _asking = StreamGuard::new(&state);
+    let max = state.config.max_streams;
+    if state.active_streams.load(Ordering::Relaxed) > max {
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOO_MANY_STREAMS",
+            format!("At most {max} streams may be open at once; close one and try again"),
+        )
+        .with_detail("limit", max)
+        .with_detail("retry_after_seconds", 1)
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// Sends one JSON text frame.

@@ -10,6 +10,7 @@ mod files_as_user;
 mod files_escape;
 mod helpers;
 mod lifecycle;
+mod limits;
 mod misc;
 mod streams;
 mod user_processes;

@@ -6,7 +6,8 @@ use sqlx::{PgConnection, PgExecutor};
 
 use crate::cursor::Cursor;
 
-#[derive(Debug, Clone)]
+/// No `Debug`: `token_key` is the secret that signs the sandbox's tokens.
+#[derive(Clone)]
 pub struct SandboxRow {
     pub id: String,
     pub organization_id: i64,

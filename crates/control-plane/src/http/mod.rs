@@ -21,8 +21,10 @@ use crate::request_id;
 use crate::state::AppState;
 
 /// The whole API. Middleware, outermost first: request id (so every response, errors and panics
-/// included, carries `X-Request-ID`) → trace → catch-panic → body limit → (on `/v1`) auth + rate limit.
+/// included, carries `X-Request-ID`) → trace → catch-panic → minimum body rate → body limit → (on
+/// `/v1`) auth + rate limit.
 pub fn router(state: AppState) -> Router {
+    let body_rate = state.settings.server.body_rate();
     let v1 = Router::new()
         .merge(sandboxes::routes())
         .merge(sandbox_actions::routes())
@@ -38,6 +40,9 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.server.max_body_bytes))
+        .layer(middleware::from_fn(move |req, next| {
+            body_rate.enforce(req, next, || ApiError::BodyTooSlow.into_response())
+        }))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn(request_id::layer))

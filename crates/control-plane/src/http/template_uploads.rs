@@ -3,7 +3,7 @@
 
 use api_types::control::{UploadLink, UploadLinkRequest};
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{post, put};
 use axum::{Json, Router};
 use chrono::Utc;
@@ -15,7 +15,7 @@ use tokio::io::AsyncWriteExt as _;
 
 use crate::db::template_uploads;
 use crate::error::ApiError;
-use crate::http::extract::{Caller, JsonBody};
+use crate::http::extract::{ApiPath, Caller, JsonBody};
 use crate::request_id;
 use crate::state::AppState;
 use crate::templates::spec::check_files_hash;
@@ -98,7 +98,7 @@ struct Uploaded {
 
 async fn upload(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
     body: Body,
 ) -> Result<Json<Uploaded>, ApiError> {
     let ttl = f64::from(state.settings.templates.upload_ttl_seconds);

@@ -33,6 +33,8 @@ pub enum RouterError {
     },
     #[error("invalid request target")]
     BadTarget,
+    #[error("too many connections to the sandbox (limit {limit})")]
+    TooManyConnections { limit: usize },
     #[error("database unavailable")]
     Database(#[source] sqlx::Error),
 }
@@ -82,6 +84,18 @@ impl RouterError {
                     format!("Nothing answers on port {port} of the sandbox"),
                 )
             }
+            Self::TooManyConnections { limit } => {
+                details.insert("limit".into(), (*limit).into());
+                details.insert("retry_after_seconds".into(), 1.into());
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "TOO_MANY_CONNECTIONS",
+                    format!(
+                        "Too many requests and WebSockets open to this sandbox at once (at most \
+                         {limit}); try again when some have ended"
+                    ),
+                )
+            }
             Self::BadTarget => (
                 StatusCode::BAD_REQUEST,
                 "INVALID_REQUEST",
@@ -122,6 +136,9 @@ impl RouterError {
             HeaderValue::from_static("application/json"),
         );
         headers.insert(MARK_HEADER, HeaderValue::from_static("1"));
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             headers.insert(crate::request_id::HEADER, v);
         }

@@ -10,11 +10,11 @@ pub mod access;
 pub mod error;
 pub mod host;
 pub mod lane;
+pub mod limits;
 pub mod proxy;
 pub mod routes;
 
 use std::convert::Infallible;
-use std::future::{Ready, ready};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -23,7 +23,6 @@ use std::task::{Context, Poll};
 use ::http::header;
 use axum::extract::Request;
 use axum::response::Response;
-use axum::serve::{IncomingStream, Listener};
 use tokio::task::JoinHandle;
 use tower::Service;
 use tracing::Instrument as _;
@@ -35,7 +34,8 @@ use crate::http;
 use crate::state::AppState;
 
 /// Makes one [`Dispatch`] per accepted connection (it needs the peer address for
-/// `X-Forwarded-For`, and holds the connection's [`lane::Lane`]).
+/// `X-Forwarded-For`, and holds the connection's [`lane::Lane`]); `listener::serve` calls
+/// [`MakeDispatch::dispatch`].
 #[derive(Clone)]
 pub struct MakeDispatch {
     proxy: Option<Arc<Proxy>>,
@@ -47,27 +47,15 @@ impl MakeDispatch {
     pub fn new(proxy: Option<Arc<Proxy>>, api: axum::Router) -> Self {
         Self { proxy, api }
     }
-}
 
-impl<'a, L> Service<IncomingStream<'a, L>> for MakeDispatch
-where
-    L: Listener<Addr = SocketAddr>,
-{
-    type Response = Dispatch;
-    type Error = Infallible;
-    type Future = Ready<Result<Dispatch, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, stream: IncomingStream<'a, L>) -> Self::Future {
-        ready(Ok(Dispatch {
+    /// The service of a connection from `peer`.
+    pub fn dispatch(&self, peer: SocketAddr) -> Dispatch {
+        Dispatch {
             proxy: self.proxy.clone(),
             api: self.api.clone(),
-            peer: *stream.remote_addr(),
+            peer,
             lane: lane::Lane::default(),
-        }))
+        }
     }
 }
 

@@ -24,6 +24,7 @@ use super::access;
 use super::error::RouterError;
 use super::host::{SandboxHost, Target};
 use super::lane::Lane;
+use super::limits::{SandboxSlots, Slot};
 use super::routes::{Route, Routes};
 use crate::config::RouterSettings;
 use crate::request_id;
@@ -58,6 +59,7 @@ pub struct Proxy {
     pub routes: Arc<Routes>,
     connect_timeout: Duration,
     client: Client<HttpConnector, Body>,
+    slots: SandboxSlots,
 }
 
 impl Proxy {
@@ -78,6 +80,7 @@ impl Proxy {
             routes,
             connect_timeout,
             client,
+            slots: SandboxSlots::new(settings.max_connections_per_sandbox),
         }
     }
 
@@ -129,6 +132,12 @@ impl Proxy {
         let cookie = match checked {
             Ok(cookie) => cookie,
             Err(e) => return refuse(e, req.headers()),
+        };
+        let Some(slot) = self.slots.take(host.id()) else {
+            let e = RouterError::TooManyConnections {
+                limit: self.slots.max(),
+            };
+            return refuse(e, req.headers());
         };
         let addr = match host.target {
             Target::Agent => running.agent,
@@ -197,7 +206,9 @@ impl Proxy {
             let upstream = hyper::upgrade::on(&mut response);
             let stopped = self.routes.stopped();
             let span = tracing::debug_span!("tunnel", sandbox.id = %host.id(), port = host.port());
-            tokio::spawn(tunnel(client_upgrade, upstream, host, stopped).instrument(span));
+            tokio::spawn(tunnel(client_upgrade, upstream, host, stopped, slot).instrument(span));
+        } else {
+            response = response.map(|body| slot.hold_during(body));
         }
         strip_hop_by_hop(response.headers_mut(), switched);
         if let Some(cookie) = cookie {
@@ -271,12 +282,13 @@ fn prepare_request(
 }
 
 /// Splices an upgraded client connection to the upgraded upstream one until either side closes or
-/// the sandbox stops running.
+/// the sandbox stops running; holds the sandbox's `_slot` meanwhile.
 async fn tunnel(
     client: OnUpgrade,
     upstream: OnUpgrade,
     host: SandboxHost,
     mut stopped: broadcast::Receiver<Arc<str>>,
+    _slot: Slot,
 ) {
     let (client, upstream) = match tokio::try_join!(client, upstream) {
         Ok(both) => both,

@@ -8,6 +8,7 @@ use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::query_parameters::{BuildImageOptionsBuilder, RemoveImageOptionsBuilder};
 use futures::StreamExt as _;
+use secrecy::ExposeSecret as _;
 use sqlx::PgPool;
 use tokio::time::Instant;
 
@@ -78,7 +79,7 @@ fn credentials(image: &str, c: &RegistryCredentials) -> HashMap<String, DockerCr
         registry.clone(),
         DockerCredentials {
             username: Some(c.username.clone()),
-            password: Some(c.password.clone()),
+            password: Some(c.password.expose_secret().to_owned()),
             serveraddress: Some(registry),
             ..Default::default()
         },

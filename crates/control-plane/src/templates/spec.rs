@@ -5,6 +5,7 @@
 //! RUN, COPY and CMD in JSON (exec) form, other values refused when they hold a line break.
 
 use runtime::{Isolation, UnknownIsolation};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -51,10 +52,12 @@ pub struct ReadyCmd {
     pub command: Option<String>,
 }
 
+/// Credentials for pulling `from_image`; used for that pull only, never stored. The password stays
+/// out of `Debug` and logs.
 #[derive(Debug, Clone, Deserialize)]
 pub struct RegistryCredentials {
     pub username: String,
-    pub password: String,
+    pub password: SecretString,
 }
 
 /// One build step, checked.
@@ -448,6 +451,18 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn the_registry_password_is_not_in_debug() {
+        let req: BuildRequest = serde_json::from_value(json!({
+            "name": "t", "fromImage": "registry.example/x",
+            "registry_credentials": {"username": "u", "password": "hunter2-pw"},
+        }))
+        .unwrap();
+        let shown = format!("{req:?}");
+        assert!(shown.contains("registry_credentials"), "{shown}");
+        assert!(!shown.contains("hunter2-pw"), "{shown}");
+    }
 
     fn spec(body: Value) -> Result<BuildSpec, Bad> {
         serde_json::from_value::<BuildRequest>(body)
