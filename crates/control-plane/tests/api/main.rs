@@ -8,6 +8,7 @@ mod capacity;
 mod docker;
 mod e2e;
 mod embedded;
+mod escape_router;
 mod gvisor;
 mod helpers;
 mod lifecycle;
