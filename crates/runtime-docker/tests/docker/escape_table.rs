@@ -495,6 +495,13 @@ pub fn rows() -> Vec<Row> {
             Some(FILES),
             Call::Watch("/workspace/../.warren"),
         ),
+        // Last: on main the agent reads it until the memory limit.
+        api(
+            "read /dev/zero",
+            "files: device files",
+            Some(FILES),
+            Call::Get("/files/read?path=/dev/zero"),
+        ),
     ]
 }
 
