@@ -9,6 +9,7 @@ mod credentials;
 mod docker;
 mod e2e;
 mod embedded;
+mod escape_router;
 mod gvisor;
 mod helpers;
 mod hostile_strings;

@@ -178,7 +178,7 @@ pub async fn try_run(
     language: &str,
     code: &str,
 ) -> reqwest::Result<ExecuteResponse> {
-    let token = key.sign(sandbox_id, chrono_now() + 3600);
+    let token = key.sign(sandbox_id, now_unix() + 3600);
     let request = ExecuteRequest {
         code: code.into(),
         language: language.into(),
@@ -247,7 +247,8 @@ pub async fn healthy(addr: SocketAddr) -> bool {
     )
 }
 
-fn chrono_now() -> i64 {
+/// Now, in unix seconds (token expiries).
+pub fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

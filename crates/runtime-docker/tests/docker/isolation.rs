@@ -76,7 +76,7 @@ async fn isolation_holds(isolation: Isolation) {
 }
 
 /// The host's own IPv4 addresses.
-fn host_ipv4s() -> Vec<IpAddr> {
+pub fn host_ipv4s() -> Vec<IpAddr> {
     let out = Command::new("hostname").arg("-I").output().unwrap();
     String::from_utf8(out.stdout)
         .unwrap()
@@ -87,7 +87,7 @@ fn host_ipv4s() -> Vec<IpAddr> {
 }
 
 /// The bridge gateway (the host's address on a sandbox network, `.1` of the /16).
-fn gateway_of(agent: SocketAddr) -> IpAddr {
+pub fn gateway_of(agent: SocketAddr) -> IpAddr {
     let IpAddr::V4(ip) = agent.ip() else {
         panic!("IPv4 expected")
     };
@@ -97,14 +97,14 @@ fn gateway_of(agent: SocketAddr) -> IpAddr {
 
 /// An HTTP server at 169.254.169.254:80 in its own network namespace behind a veth, so packets to it
 /// are forwarded by the host as to a real metadata service. Removed on drop.
-struct FakeMetadata {
+pub struct FakeMetadata {
     ns: String,
     host_if: String,
     server: Child,
 }
 
 impl FakeMetadata {
-    fn start() -> Self {
+    pub fn start() -> Self {
         let tag = &sandbox_id()[1..7];
         let (ns, host_if, ns_if) = (
             format!("wmeta{tag}"),
