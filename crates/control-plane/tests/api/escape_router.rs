@@ -85,7 +85,6 @@ async fn escape_router_host_header_tricks_do_not_reach_an_agent() {
 /// Two Host headers are a 400 (RFC 9112 §3.2), whichever sandbox each names: on main the router
 /// takes the first and serves it.
 #[tokio::test]
-#[ignore = "needs control-plane input validation (issue 13)"]
 async fn escape_router_two_host_headers_are_refused() {
     let r = spawn_router_app().await;
     let (a, b) = (r.sandbox(json!({})).await, r.sandbox(json!({})).await);
@@ -103,7 +102,6 @@ async fn escape_router_two_host_headers_are_refused() {
 /// A leaked preview link opens that sandbox's ports only, never its agent; and the router passes
 /// the credential to no app behind a port.
 #[tokio::test]
-#[ignore = "needs scoped preview credentials (issue 13)"]
 async fn escape_router_a_leaked_preview_link_does_not_open_the_agent() {
     let r = spawn_router_app().await;
     let sb = r.sandbox(json!({"private_previews": true})).await;

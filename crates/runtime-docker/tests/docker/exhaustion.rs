@@ -160,7 +160,6 @@ async fn exhaustion_in_one_sandbox_leaves_the_other_healthy() {
 /// A fork bomb under `timeout`: its leftovers must not keep the attacked agent from answering, and
 /// one call of the agent's kill-all route ends them, after which commands run again at once.
 #[tokio::test]
-#[ignore = "needs process headroom and kill-all (issue 13)"]
 async fn exhaustion_fork_bomb_is_stopped_by_kill_all() {
     let rt = runtime().await;
     let (attacker, akey, _ca) = spec(PYTHON_IMAGE);
