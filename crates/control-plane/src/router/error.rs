@@ -33,6 +33,8 @@ pub enum RouterError {
     },
     #[error("invalid request target")]
     BadTarget,
+    #[error("more than one Host header")]
+    DuplicateHost,
     #[error("too many connections to the sandbox (limit {limit})")]
     TooManyConnections { limit: usize },
     #[error("database unavailable")]
@@ -100,6 +102,12 @@ impl RouterError {
                 StatusCode::BAD_REQUEST,
                 "INVALID_REQUEST",
                 "Invalid request target".to_owned(),
+            ),
+            // RFC 9112 §3.2: a request with more than one Host is a 400, whichever each names.
+            Self::DuplicateHost => (
+                StatusCode::BAD_REQUEST,
+                "INVALID_REQUEST",
+                "More than one Host header".to_owned(),
             ),
             Self::Database(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,

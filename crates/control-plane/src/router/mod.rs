@@ -29,8 +29,11 @@ use tracing::Instrument as _;
 
 pub use proxy::Proxy;
 
+use error::RouterError;
+
 use crate::config::RouterMode;
 use crate::http;
+use crate::request_id;
 use crate::state::AppState;
 
 /// Makes one [`Dispatch`] per accepted connection (it needs the peer address for
@@ -88,6 +91,11 @@ impl Service<Request> for Dispatch {
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
+        // Routing and every check must see one host: two Host headers are refused for every host.
+        if req.headers().get_all(header::HOST).iter().nth(1).is_some() {
+            let refusal = RouterError::DuplicateHost.into_response(request_id::of(req.headers()));
+            return Box::pin(async move { Ok(refusal) });
+        }
         if let Some(proxy) = &self.proxy
             && let Some(host) = Self::sandbox_host(proxy, &req)
         {

@@ -107,18 +107,21 @@ async fn escape_router_a_leaked_preview_link_does_not_open_the_agent() {
     let sb = r.sandbox(json!({"private_previews": true})).await;
     let (port, _) = stand_in_app().await;
     let preview = r.host(&format!("{port}-{}", sb.id));
-    // Lead: replace with the preview credential minted by the scoped-credentials API (it is the
-    // agent token itself on main, which is the hole this test proves closed).
-    let credential = sb.token.clone();
+    let link = r.preview_link(&sb, json!({})).await;
+    let credential = link["token"].as_str().unwrap().to_owned();
     let via_link = r
-        .to_host(Method::GET, &preview, &format!("/echo?token={credential}"))
+        .to_host(
+            Method::GET,
+            &preview,
+            &format!("/echo?warren_preview={credential}"),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(via_link.status(), 200);
     let seen: Value = via_link.json().await.unwrap();
-    let headers = seen["headers"].to_string();
-    assert!(!headers.contains(&credential), "the app saw it: {headers}");
+    let seen = seen.to_string();
+    assert!(!seen.contains(&credential), "the app saw it: {seen}");
     let agent = r.host(&sb.id);
     for request in [
         r.to_host(Method::GET, &agent, AGENT_ONLY)
@@ -130,6 +133,13 @@ async fn escape_router_a_leaked_preview_link_does_not_open_the_agent() {
         ),
         r.to_host(Method::GET, &agent, AGENT_ONLY)
             .header("cookie", format!("warren_token={credential}")),
+        r.to_host(
+            Method::GET,
+            &agent,
+            &format!("{AGENT_ONLY}&warren_preview={credential}"),
+        ),
+        r.to_host(Method::GET, &agent, AGENT_ONLY)
+            .header("cookie", format!("warren_preview={credential}")),
     ] {
         let resp = request.send().await.unwrap();
         assert_router_error(resp, 401, "TOKEN_INVALID").await;

@@ -100,7 +100,8 @@ async fn suite(needs: Option<&'static str>) {
         );
         targets.push(format!("[{addr}%eth0]:{p_v6}"));
     }
-    for _ in 0..100 {
+    // Up to 30 s: Python's start on a loaded 2-core machine.
+    for _ in 0..600 {
         if tcp_open(&victim_port.to_string()).await {
             break;
         }
