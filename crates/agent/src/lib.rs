@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod procs;
 pub mod run;
 pub mod scratch;
+pub mod scrub;
 pub mod state;
 pub mod supervisor;
 pub mod userfs;
@@ -55,7 +56,8 @@ impl Application {
         let identity = match (&config.sandbox_id, &config.token_key) {
             (Some(id), Some(key)) => Some(Identity::new(
                 id.clone(),
-                TokenKey::from_hex(key.expose_secret()).context("WARREN_AGENT_TOKEN_KEY is not 32 bytes of hex")?,
+                TokenKey::from_hex(key.expose_secret())
+                    .context("WARREN_AGENT_TOKEN_KEY is not 32 bytes of hex")?,
             )),
             (None, None) => None,
             _ => anyhow::bail!(

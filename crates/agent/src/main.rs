@@ -23,6 +23,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // SAFETY: no other thread has started yet, and the configuration holds every variable needed.
+    unsafe { warren_agent::scrub::initial_environment() };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(16)

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::LazyLock;
 
 use bollard::models::{
     ContainerCreateBody, HostConfig, HostConfigLogConfig, ImageInspect, Mount, MountType,
@@ -42,14 +41,16 @@ const AGENT_ENV_PREFIX: &str = "WARREN_AGENT_";
 /// uid:gid of user code when the image names no unprivileged numeric user.
 const DEFAULT_USER: (u32, u32) = (1000, 1000);
 /// What the agent keeps of the capabilities: switching to the sandbox user, signalling and owning
-/// its processes and files. Everything else is dropped.
-const CAPABILITIES: [&str; 6] = [
+/// its processes and files, and emptying user code's bounding set (`SETPCAP`). Everything else is
+/// dropped.
+const CAPABILITIES: [&str; 7] = [
     "SETUID",
     "SETGID",
     "KILL",
     "CHOWN",
     "DAC_OVERRIDE",
     "FOWNER",
+    "SETPCAP",
 ];
 
 /// Facts about the template image that shape its container.
@@ -302,27 +303,20 @@ fn host_config(settings: &DockerSettings, plan: &Plan<'_>) -> HostConfig {
 /// (its gVisor variant under gVisor, `gvisor`).
 pub fn security_options(gvisor: bool) -> Vec<String> {
     let profile = if gvisor {
-        GVISOR_PROFILE.as_str()
+        GVISOR_PROFILE
     } else {
         SECCOMP_PROFILE
     };
     vec!["no-new-privileges".into(), format!("seccomp={profile}")]
 }
 
-/// The profile for gVisor (`runsc --oci-seccomp`). gVisor applies the rules in its own kernel but
-/// answers every refusal with EPERM, whatever `errnoRet` says: glibc then takes clone3's refusal
-/// for a failure instead of falling back to clone, and no thread starts. gVisor does not implement
-/// clone3 (ENOSYS by itself), so here the rule lets clone3 through to it.
-static GVISOR_PROFILE: LazyLock<String> = LazyLock::new(|| {
-    let mut profile: serde_json::Value =
-        serde_json::from_str(SECCOMP_PROFILE).expect("the seccomp profile is JSON");
-    for rule in profile["syscalls"].as_array_mut().into_iter().flatten() {
-        if rule["names"] == serde_json::json!(["clone3"]) {
-            *rule = serde_json::json!({"names": ["clone3"], "action": "SCMP_ACT_ALLOW"});
-        }
-    }
-    profile.to_string()
-});
+/// The profile for gVisor (`runsc --oci-seccomp`), a deny list: runsc 20221219 refuses some
+/// syscalls an allow list names (`pselect6`, so glibc's `select()`, even under Docker's default
+/// profile), and answers every refusal with EPERM whatever `errnoRet` says (so clone3 stays allowed:
+/// gVisor answers it ENOSYS itself and glibc falls back to clone). It refuses what Warren's profile
+/// refuses on purpose: io_uring, bpf, userfaultfd, the key syscalls, perf_event_open, namespaces
+/// (`unshare`, `setns`, `clone` with a namespace flag), the mount API, modules, kexec, syslog.
+const GVISOR_PROFILE: &str = include_str!("../seccomp/gvisor.json");
 
 /// Workspace and home as volumes bound to the subvolume (Docker copies the image's content of those
 /// paths into them on first mount, so `.bashrc` and template files stay), the scratch paths as binds.
@@ -584,15 +578,26 @@ mod tests {
         for refused in ["unshare", "setns", "mount", "clone3"] {
             assert!(!allowed.contains(&refused), "{refused}");
         }
-        let gvisor: serde_json::Value = serde_json::from_str(&GVISOR_PROFILE).unwrap();
-        let differs: Vec<_> = (rules.iter().zip(gvisor["syscalls"].as_array().unwrap()))
-            .filter(|(a, b)| a != b)
-            .map(|(_, b)| b.clone())
+        let gvisor: serde_json::Value = serde_json::from_str(GVISOR_PROFILE).unwrap();
+        assert_eq!(gvisor["defaultAction"], "SCMP_ACT_ALLOW");
+        let denied: Vec<&str> = gvisor["syscalls"][0]["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap())
             .collect();
-        assert_eq!(
-            differs,
-            [serde_json::json!({"names": ["clone3"], "action": "SCMP_ACT_ALLOW"})]
-        );
+        for refused in [
+            "io_uring_setup",
+            "bpf",
+            "userfaultfd",
+            "keyctl",
+            "perf_event_open",
+            "unshare",
+            "setns",
+            "mount",
+        ] {
+            assert!(denied.contains(&refused), "gVisor: {refused}");
+        }
         let f = facts();
         let mut p = plan(
             &f,
@@ -617,7 +622,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             hc.security_opt.unwrap()[1],
-            format!("seccomp={}", *GVISOR_PROFILE)
+            format!("seccomp={GVISOR_PROFILE}")
         );
     }
 }

@@ -144,6 +144,14 @@ impl Spawner {
                 }
                 // Into the user cgroups and under the user's rlimits, while still root.
                 limits.apply()?;
+                // An empty bounding set: nothing user code execs can gain a capability (on top of
+                // no-new-privileges). Needs CAP_SETPCAP; without it (an agent outside a sandbox,
+                // not root) the set stays as it is.
+                if run_as.is_some() {
+                    for cap in 0..64 {
+                        libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0);
+                    }
+                }
                 if let Some((uid, gid)) = run_as
                     && (libc::setgroups(1, &gid) < 0
                         || libc::setgid(gid) < 0

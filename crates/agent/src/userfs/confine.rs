@@ -83,24 +83,23 @@ impl Confine {
         self.private.iter().any(|p| real.starts_with(&p.path))
     }
 
-    /// Refuses `file` (opened for the client's `shown` path) when it is a kernel interface or private.
+    /// Refuses `file` (opened for the client's `shown` path) when it is a kernel interface or private,
+    /// and when it cannot be checked (fails closed: gVisor, say, lets the user open some of procfs
+    /// and then cannot name what was opened).
     pub fn check(&self, file: &File, shown: &str) -> ApiResult<()> {
-        let refused = || ApiError::path_not_allowed(shown);
-        let fs = statfs::fstatfs(file).map_err(|e| ApiError::internal("check a path", e))?;
+        let unchecked = |e: &dyn std::fmt::Display| {
+            tracing::warn!(path = shown, error = %e, "cannot check an opened path; refused");
+            ApiError::path_not_allowed(shown)
+        };
+        let fs = statfs::fstatfs(file).map_err(|e| unchecked(&e))?;
         if KERNEL_FS.contains(&fs.filesystem_type()) {
-            return Err(refused());
+            return Err(ApiError::path_not_allowed(shown));
         }
-        let meta = file
-            .metadata()
-            .map_err(|e| ApiError::internal("check a path", e))?;
+        let meta = file.metadata().map_err(|e| unchecked(&e))?;
         let id = Some((meta.dev(), meta.ino()));
-        if self.private.iter().any(|p| p.id == id) {
-            return Err(refused());
-        }
-        let real =
-            std::fs::read_link(fd_path(file)).map_err(|e| ApiError::internal("check a path", e))?;
-        if self.below_private(&real) {
-            return Err(refused());
+        let real = std::fs::read_link(fd_path(file)).map_err(|e| unchecked(&e))?;
+        if self.private.iter().any(|p| p.id == id) || self.below_private(&real) {
+            return Err(ApiError::path_not_allowed(shown));
         }
         Ok(())
     }

@@ -7,8 +7,15 @@
 //! the fsuid is non-zero the thread's effective set loses the filesystem capabilities (`CAP_CHOWN`,
 //! `CAP_DAC_OVERRIDE`, `CAP_FOWNER`, …), and they come back with fsuid 0. So the kernel checks every
 //! access as the user's, and what the thread creates belongs to the user.
+//!
+//! gVisor (runsc 20221219) has no `setfsuid`/`setfsgid` (ENOSYS). There the thread takes the user's
+//! *effective* ids instead (raw `setresuid`/`setresgid`, real and saved ids left at root so it can
+//! switch back). capabilities(7): an effective uid going from 0 to non-zero clears the effective
+//! capability set and going back to 0 restores it from the permitted set, so the checks are the
+//! same; and with its real and saved uid still 0, no user process may signal or trace the thread.
 
 use std::io;
+use std::sync::OnceLock;
 
 use libc::{c_long, gid_t, uid_t};
 
@@ -17,6 +24,47 @@ pub struct UserCreds {
     uid: uid_t,
     gid: gid_t,
     groups: Vec<gid_t>,
+    ids: Ids,
+}
+
+/// Which of the thread's ids it switches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ids {
+    /// fsuid and fsgid (Linux).
+    Filesystem,
+    /// The effective uid and gid (kernels without `setfsuid`, e.g. gVisor's).
+    Effective,
+}
+
+impl Ids {
+    /// What this kernel offers, asked once.
+    pub fn of_kernel() -> Self {
+        static IDS: OnceLock<Ids> = OnceLock::new();
+        *IDS.get_or_init(|| {
+            // SAFETY: setfsuid(-1) changes nothing (an invalid id) and returns the current fsuid,
+            // or fails with ENOSYS where the kernel lacks it.
+            let rc = unsafe { libc::syscall(libc::SYS_setfsuid, uid_t::MAX) };
+            if rc == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+                Self::Effective
+            } else {
+                Self::Filesystem
+            }
+        })
+    }
+
+    fn set_uid(self, id: uid_t) -> io::Result<uid_t> {
+        match self {
+            Self::Filesystem => set_fs_id(libc::SYS_setfsuid, id),
+            Self::Effective => set_effective_id(libc::SYS_geteuid, libc::SYS_setresuid, id),
+        }
+    }
+
+    fn set_gid(self, id: gid_t) -> io::Result<gid_t> {
+        match self {
+            Self::Filesystem => set_fs_id(libc::SYS_setfsgid, id),
+            Self::Effective => set_effective_id(libc::SYS_getegid, libc::SYS_setresgid, id),
+        }
+    }
 }
 
 fn raw(nr: c_long, arg: u32) -> u32 {
@@ -35,6 +83,20 @@ fn set_fs_id(nr: c_long, id: u32) -> io::Result<u32> {
         Ok(prev)
     } else {
         Err(io::Error::from_raw_os_error(libc::EPERM))
+    }
+}
+
+/// Sets the thread's effective uid (`SYS_setresuid`) or gid (`SYS_setresgid`), leaving its real and
+/// saved ids as they are; returns the previous effective id (`get`).
+fn set_effective_id(get: c_long, set: c_long, id: u32) -> io::Result<u32> {
+    // SAFETY: geteuid/getegid take nothing and cannot fail.
+    let prev = unsafe { libc::syscall(get) } as u32;
+    // SAFETY: three integer ids; u32::MAX (-1) leaves the real and saved ids unchanged.
+    let rc = unsafe { libc::syscall(set, u32::MAX, id, u32::MAX) };
+    if rc == 0 {
+        Ok(prev)
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -61,30 +123,36 @@ fn set_thread_groups(groups: &[gid_t]) -> io::Result<()> {
 impl UserCreds {
     /// Switches the calling thread to `uid`:`gid` with `gid` as its only group (as user code runs).
     pub fn enter(uid: uid_t, gid: gid_t) -> io::Result<Self> {
+        Self::enter_with(Ids::of_kernel(), uid, gid)
+    }
+
+    /// [`enter`](Self::enter) switching the given ids.
+    pub fn enter_with(ids: Ids, uid: uid_t, gid: gid_t) -> io::Result<Self> {
         let groups = thread_groups()?;
         set_thread_groups(&[gid])?;
         let undo_groups = |e| {
             let _ = set_thread_groups(&groups);
             e
         };
-        let prev_gid = set_fs_id(libc::SYS_setfsgid, gid).map_err(undo_groups)?;
-        let prev_uid = set_fs_id(libc::SYS_setfsuid, uid).map_err(|e| {
-            let _ = set_fs_id(libc::SYS_setfsgid, prev_gid);
+        let prev_gid = ids.set_gid(gid).map_err(undo_groups)?;
+        let prev_uid = ids.set_uid(uid).map_err(|e| {
+            let _ = ids.set_gid(prev_gid);
             undo_groups(e)
         })?;
         Ok(Self {
             uid: prev_uid,
             gid: prev_gid,
             groups,
+            ids,
         })
     }
 }
 
 impl Drop for UserCreds {
     fn drop(&mut self) {
-        // fsuid first: it gives the thread its filesystem capabilities back.
-        let restored = set_fs_id(libc::SYS_setfsuid, self.uid).is_ok()
-            && set_fs_id(libc::SYS_setfsgid, self.gid).is_ok()
+        // The uid first: it gives the thread its capabilities back.
+        let restored = self.ids.set_uid(self.uid).is_ok()
+            && self.ids.set_gid(self.gid).is_ok()
             && set_thread_groups(&self.groups).is_ok();
         if !restored {
             // A pooled thread left with another user's credentials would do the agent's next work
@@ -150,6 +218,29 @@ mod tests {
         );
         assert_eq!(ids("Uid:"), [0, 0, 0, 0]);
         assert_eq!(ids("Gid:")[3], 0);
+        assert_eq!(std::fs::read(&secret).unwrap(), b"key");
+    }
+
+    /// The fallback for kernels without setfsuid (gVisor), tried on this one.
+    #[test]
+    fn effective_ids_switch_the_thread_alike_and_come_back() {
+        assert_eq!(Ids::of_kernel(), Ids::Filesystem, "Linux has setfsuid");
+        let dir = private_dir();
+        let secret = dir.path().join("secret");
+        let mine = dir.path().join("mine");
+        {
+            let _user = UserCreds::enter_with(Ids::Effective, 1000, 1000).unwrap();
+            assert_eq!(ids("Uid:"), [0, 1000, 0, 1000]);
+            assert_eq!(ids("Gid:"), [0, 1000, 0, 1000]);
+            assert_eq!(ids("Groups:"), [1000]);
+            let refused = std::fs::read(&secret).unwrap_err();
+            assert_eq!(refused.kind(), io::ErrorKind::PermissionDenied);
+            std::fs::write(&mine, "x").unwrap();
+        }
+        let meta = std::fs::metadata(&mine).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (1000, 1000));
+        assert_eq!(ids("Uid:"), [0, 0, 0, 0]);
+        assert_eq!(ids("Gid:"), [0, 0, 0, 0]);
         assert_eq!(std::fs::read(&secret).unwrap(), b"key");
     }
 

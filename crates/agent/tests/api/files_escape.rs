@@ -308,3 +308,26 @@ async fn the_api_writes_only_where_the_user_may_and_never_setuid() {
     }
     assert!(!agent.workspace.join("s").exists());
 }
+
+/// `/proc/<agent>/environ` (readable to user code under gVisor, which makes no ptrace check there)
+/// holds no variable once the agent has started: its initial environment block is blanked.
+#[tokio::test]
+async fn the_agents_initial_environment_is_blanked() {
+    let agent = TestAgent::start().await;
+    let environ = std::fs::read(format!("/proc/{}/environ", agent.pid())).unwrap();
+    assert!(
+        !environ.is_empty(),
+        "the block is still there, as NUL bytes"
+    );
+    assert!(
+        environ.iter().all(|b| *b == 0),
+        "{}",
+        String::from_utf8_lossy(&environ)
+    );
+    // The agent still has its configuration: user code gets the base environment.
+    let out = agent.exec("bash", "echo \"$PATH\"").await;
+    assert!(
+        out["stdout"].as_str().unwrap().contains("/usr/bin"),
+        "{out}"
+    );
+}

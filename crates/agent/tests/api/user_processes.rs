@@ -264,3 +264,18 @@ async fn user_processes_run_in_the_user_cgroup_and_a_bomb_there_leaves_the_agent
         "{out}"
     );
 }
+
+/// User code starts with an empty bounding set: nothing it execs can gain a capability.
+#[tokio::test]
+async fn user_code_has_an_empty_bounding_set() {
+    let agent = TestAgent::start().await;
+    let out = agent
+        .exec("bash", "grep -E '^Cap(Bnd|Eff|Prm):' /proc/self/status")
+        .await;
+    let text = out["stdout"].as_str().unwrap();
+    assert_eq!(text.lines().count(), 3, "{out}");
+    assert!(
+        text.lines().all(|l| l.ends_with("0000000000000000")),
+        "{text}"
+    );
+}

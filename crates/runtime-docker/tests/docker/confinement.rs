@@ -53,13 +53,16 @@ async fn refused_syscalls(isolation: Isolation) {
         // Refused by the profile: -1 with EPERM (gVisor applies it too, `--oci-seccomp`).
         assert_eq!(fields[1..], ["-1", "1"], "{line} ({isolation:?})");
     }
-    // Ordinary work still runs: threads, a subprocess, bash.
-    let threads = "import threading, subprocess\n\
+    // Ordinary work still runs: threads, select() (glibc's pselect6, which runsc refused under an
+    // allow list), a subprocess, bash's `read -t`.
+    let threads = "import threading, subprocess, select, os\n\
         t = [threading.Thread(target=lambda: None) for _ in range(8)]\n\
         [x.start() for x in t]; [x.join() for x in t]\n\
-        print(subprocess.run(['bash', '-c', 'echo ok'], capture_output=True, text=True).stdout, end='')";
+        r, w = os.pipe(); os.write(w, b'x')\n\
+        print(select.select([r], [], [], 1)[0] == [r])\n\
+        print(subprocess.run(['bash', '-c', 'read -t 0.1 x < /dev/null; echo ok'], capture_output=True, text=True).stdout, end='')";
     let ran = run(sbx.agent_addr, id, &key, "python", threads).await;
-    assert_eq!(ran.stdout, "ok\n", "{ran:?}");
+    assert_eq!(ran.stdout, "True\nok\n", "{ran:?}");
     rt.destroy(id).await.unwrap();
 }
 

@@ -44,6 +44,8 @@ pub struct Ctx {
     pub targets: Vec<String>,
     /// A line the host wrote to its kernel log.
     pub kmsg_marker: String,
+    /// Whether the attacker runs under gVisor.
+    pub gvisor: bool,
 }
 
 struct Outcome {
@@ -52,6 +54,8 @@ struct Outcome {
     place: &'static str,
     profile: &'static str,
     blocked: bool,
+    /// A known gap (`KNOWN-GAP` in the output, docs/security.md): shown, not failed.
+    gap: bool,
     evidence: String,
 }
 
@@ -65,11 +69,11 @@ async fn suite(needs: Option<&'static str>) {
     let (sr, sg, sv) =
         tokio::try_join!(rt.create(&runc), rt.create(&gvisor), rt.create(&victim)).unwrap();
     let vid = &victim.sandbox_id;
-    bash(
+    background(
         sv.agent_addr,
         vid,
         &victim_key,
-        "setsid python3 -m http.server 8000 >/dev/null 2>&1 < /dev/null &",
+        "python3 -m http.server 8000 >/dev/null 2>&1",
     )
     .await;
 
@@ -115,13 +119,14 @@ async fn suite(needs: Option<&'static str>) {
     let kmsg_marker = format!("warren-escape-{}", &sandbox_id()[1..]);
     std::fs::write("/dev/kmsg", format!("{kmsg_marker}\n")).expect("write /dev/kmsg");
 
-    let ctx = |id: &str, addr: SocketAddr| Ctx {
+    let ctx = |id: &str, addr: SocketAddr, gvisor: bool| Ctx {
         sandbox_id: id.to_owned(),
         own_ip: addr.ip().to_string(),
         other_id: vid.clone(),
         other_ip: sv.agent_addr.ip().to_string(),
         targets: targets.clone(),
         kmsg_marker: kmsg_marker.clone(),
+        gvisor,
     };
     let table: Vec<Row> = rows().into_iter().filter(|r| r.needs == needs).collect();
     let (a, b) = tokio::join!(
@@ -130,14 +135,14 @@ async fn suite(needs: Option<&'static str>) {
             "runc",
             sr.agent_addr,
             &runc_key,
-            ctx(&runc.sandbox_id, sr.agent_addr)
+            ctx(&runc.sandbox_id, sr.agent_addr, false)
         ),
         attack_all(
             &table,
             "gVisor",
             sg.agent_addr,
             &gvisor_key,
-            ctx(&gvisor.sandbox_id, sg.agent_addr)
+            ctx(&gvisor.sandbox_id, sg.agent_addr, true)
         ),
     );
     let outcomes: Vec<Outcome> = a.into_iter().chain(b).collect();
@@ -147,6 +152,14 @@ async fn suite(needs: Option<&'static str>) {
         outcomes.len(),
         started.elapsed()
     );
+    for o in outcomes.iter().filter(|o| o.gap) {
+        println!(
+            "known gap: {} ({}): {}",
+            o.attack,
+            o.profile,
+            o.evidence.trim()
+        );
+    }
     let open: Vec<String> = outcomes
         .iter()
         .filter(|o| !o.blocked)
@@ -196,6 +209,7 @@ async fn attack_all(
             place,
             profile,
             blocked,
+            gap: evidence.contains("KNOWN-GAP"),
             evidence,
         });
     }
@@ -222,13 +236,45 @@ async fn call_api(addr: SocketAddr, id: &str, key: &TokenKey, call: &Call) -> (b
         }
         Call::Watch(path) => return watch_refused(addr, &token, path).await,
     };
-    match request.bearer_auth(token).send().await {
+    let (refused, evidence) = match request.bearer_auth(&token).send().await {
         Ok(r) => {
             let status = r.status();
             let body = r.text().await.unwrap_or_default();
             (status.is_client_error(), format!("{status} {body:.300}"))
         }
-        Err(e) => (false, format!("no answer: {e}")),
+        Err(e) => return (false, format!("no answer: {e}")),
+    };
+    match call {
+        // An upload into a directory may also be accepted under the last component of its file
+        // name only (as the client encoded it): blocked when that is where it landed.
+        Call::Upload(dir, filename) if !refused && evidence.starts_with("200") => {
+            let tail = filename.rsplit('/').next().unwrap_or(filename);
+            let listing = http()
+                .get(url(&format!("/files/list?path={dir}")))
+                .bearer_auth(&token)
+                .send()
+                .await;
+            let names: Vec<String> = match listing {
+                Ok(r) => r.json::<serde_json::Value>().await.map_or_else(
+                    |_| Vec::new(),
+                    |v| {
+                        v["files"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|f| f["name"].as_str().map(str::to_owned))
+                            .collect()
+                    },
+                ),
+                Err(_) => Vec::new(),
+            };
+            let landed = names.iter().find(|n| n.ends_with(tail));
+            (
+                landed.is_some(),
+                format!("{evidence}; stored in {dir} as {landed:?}"),
+            )
+        }
+        _ => (refused, evidence),
     }
 }
 
@@ -260,7 +306,11 @@ fn print_table(outcomes: &[Outcome]) {
         "attack", "class", "where", "profile"
     );
     for o in outcomes {
-        let blocked = if o.blocked { "yes" } else { "NO" };
+        let blocked = match (o.blocked, o.gap) {
+            (true, true) => "known gap",
+            (true, false) => "yes",
+            (false, _) => "NO",
+        };
         let _ = writeln!(
             s,
             "{:<62} {:<38} {:<10} {:<7} {blocked}",

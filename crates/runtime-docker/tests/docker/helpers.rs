@@ -207,6 +207,22 @@ pub async fn bash(addr: SocketAddr, sandbox_id: &str, key: &TokenKey, script: &s
     out.stdout
 }
 
+/// Starts `command` through the agent's `/commands/background` (it outlives the request, where a
+/// foreground command's leftovers are killed when it ends).
+pub async fn background(addr: SocketAddr, sandbox_id: &str, key: &TokenKey, command: &str) {
+    let token = key.sign(sandbox_id, now_unix() + 3600);
+    let body = serde_json::json!({"command": command, "timeout": 3600});
+    http()
+        .post(format!("http://{addr}/commands/background"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("reach the agent")
+        .error_for_status()
+        .expect("a background command starts");
+}
+
 /// For each target (ip:port), whether a TCP connection to it succeeds from inside the sandbox
 /// within 2 s. The probes run in parallel.
 pub async fn connects(
