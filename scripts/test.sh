@@ -6,9 +6,10 @@
 # Needs: the Rust toolchain with cargo-nextest, PostgreSQL server binaries (initdb/pg_ctl) on PATH, python3,
 # and a Docker engine: scripts/docker-engine.sh uses a running one or installs and starts one (as root), then
 # the base image and the template images are built locally when missing (no registry needed).
+# The Rust part ends with a short run of every fuzz target (scripts/fuzz.sh, 10 s each; needs cargo-fuzz).
 # Last, scripts/compose-test.sh runs docker-compose.yml end to end (Compose v1 `docker-compose`).
 # Usage: scripts/test.sh            (everything)
-#        scripts/test.sh --rust     (Rust suites only)
+#        scripts/test.sh --rust     (Rust suites and the short fuzz run only)
 #        scripts/test.sh --python   (Python suites only)
 #        scripts/test.sh --compose  (the Compose stack only)
 set -euo pipefail
@@ -55,6 +56,8 @@ if [ "$want_rust" = 1 ]; then
       --filter 'name=^warren-spare-' | xargs -r docker rm -f >/dev/null
   done
   [ "$status" = 0 ] || exit "$status"
+  # Every parser of untrusted input, fuzzed briefly (docs/security.md, "Fuzzing").
+  scripts/fuzz.sh "${WARREN_FUZZ_SECONDS:-10}"
 fi
 
 if [ "$want_python" = 1 ]; then

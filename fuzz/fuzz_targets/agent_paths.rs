@@ -7,7 +7,12 @@ use axum::http::Request;
 use libfuzzer_sys::fuzz_target;
 use warren_fuzz::{agent, assert_not_5xx};
 
-const ROUTES: &[&str] = &["/files/read", "/files/list", "/files/exists", "/files/download"];
+const ROUTES: &[&str] = &[
+    "/files/read",
+    "/files/list",
+    "/files/exists",
+    "/files/download",
+];
 
 fuzz_target!(|input: (u8, &str)| {
     let (route, path) = input;
@@ -16,7 +21,9 @@ fuzz_target!(|input: (u8, &str)| {
     for b in path.bytes() {
         query.push_str(&format!("%{b:02X}"));
     }
-    let req = Request::get(format!("{route}?{query}")).body(Body::empty()).expect("request");
+    let req = Request::get(format!("{route}?{query}"))
+        .body(Body::empty())
+        .expect("request");
     let (status, body) = agent().call(req);
     assert_not_5xx(status, &body, &(route, path));
 });

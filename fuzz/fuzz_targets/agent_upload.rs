@@ -24,7 +24,10 @@ fuzz_target!(|input: (bool, bool, &str, &[u8], &[u8])| {
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"path\"\r\n\r\n{}\r\n",
         dest.display()
     );
-    let name: String = filename.chars().filter(|c| !matches!(c, '"' | '\r' | '\n' | '\\')).collect();
+    let name: String = filename
+        .chars()
+        .filter(|c| !matches!(c, '"' | '\r' | '\n' | '\\'))
+        .collect();
     let mut body = Vec::new();
     let mut file_part = format!(
         "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
@@ -42,7 +45,10 @@ fuzz_target!(|input: (bool, bool, &str, &[u8], &[u8])| {
     body.extend_from_slice(tail);
     body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
     let req = Request::post("/files/upload")
-        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
         .body(Body::from(body))
         .expect("request");
     let (status, resp) = a.call(req);

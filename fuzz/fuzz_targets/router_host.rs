@@ -14,7 +14,8 @@ fuzz_target!(|host: &str| {
     let id = parsed.id();
     assert!(!id.is_empty() && id.len() <= 63, "{host:?}");
     assert!(
-        id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
+        id.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()),
         "{host:?}"
     );
     let label = match parsed.target {

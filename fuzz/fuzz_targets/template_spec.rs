@@ -5,7 +5,9 @@
 use control_plane::templates::spec::BuildRequest;
 use libfuzzer_sys::fuzz_target;
 
-const INSTRUCTIONS: &[&str] = &["FROM ", "ARG ", "RUN ", "COPY ", "ENV ", "WORKDIR ", "USER ", "CMD "];
+const INSTRUCTIONS: &[&str] = &[
+    "FROM ", "ARG ", "RUN ", "COPY ", "ENV ", "WORKDIR ", "USER ", "CMD ",
+];
 
 fuzz_target!(|body: &[u8]| {
     let Ok(request) = serde_json::from_slice::<BuildRequest>(body) else {
@@ -22,7 +24,12 @@ fuzz_target!(|body: &[u8]| {
             String::from_utf8_lossy(body)
         );
     }
-    assert!(dockerfile.lines().next().is_some_and(|l| l.starts_with("FROM ")));
+    assert!(
+        dockerfile
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with("FROM "))
+    );
     let _ = spec.files_hashes();
     let _ = spec.cache_busters("nonce");
 });

@@ -17,7 +17,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = Language::parse(&req.language);
     }
     // Output framing: the bytes in two pieces at an arbitrary cut.
-    let cut = data.first().map_or(0, |b| usize::from(*b) % (data.len() + 1));
+    let cut = data
+        .first()
+        .map_or(0, |b| usize::from(*b) % (data.len() + 1));
     let mut carry = Utf8Carry::default();
     let mut text = carry.push(&data[..cut]);
     text.push_str(&carry.push(&data[cut..]));
@@ -26,6 +28,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(text.as_bytes(), data);
     }
     let frames = split_frames(&text);
-    assert!(frames.iter().all(|f| !f.is_empty() && f.len() <= MAX_FRAME_DATA));
+    assert!(
+        frames
+            .iter()
+            .all(|f| !f.is_empty() && f.len() <= MAX_FRAME_DATA)
+    );
     assert_eq!(frames.concat(), text);
 });

@@ -5,10 +5,11 @@ use std::sync::OnceLock;
 
 use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode};
-use sandbox_token::TokenKey;
+use sandbox_token::{DEFAULT_MAX_LIFETIME_SECONDS, TokenKey};
 use tower::ServiceExt as _;
 use warren_agent::auth::{AuthState, Identity};
 use warren_agent::config::Config;
+use warren_agent::procs::limits::UserLimits;
 use warren_agent::procs::spawn::Spawner;
 use warren_agent::state::AppState;
 
@@ -39,25 +40,32 @@ pub fn agent() -> &'static Agent {
             ("WARREN_AGENT_TOKEN_KEY".to_owned(), key.to_hex()),
         ]);
         let config = Config::from_env(vars, []).expect("config");
+        // The files API works as the sandbox user (uid 1000 when the fuzzer runs as root): the
+        // places it may write belong to that user, as in a sandbox.
         for d in [&config.workspace, &config.tmp_dir] {
             std::fs::create_dir_all(d).expect("create dirs");
+            if let Some((uid, gid)) = config.run_as {
+                std::os::unix::fs::chown(d, Some(uid), Some(gid)).expect("chown");
+            }
+        }
+        if let Some((uid, gid)) = config.run_as {
+            std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("chown");
         }
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
         let state = rt.block_on(async {
-            let spawner = Spawner::start(config.run_as).expect("spawner");
-            let identity = Identity {
-                sandbox_id: SANDBOX_ID.into(),
-                key: key.clone(),
-            };
-            AppState::new(config, AuthState::new(Some(identity), None), spawner)
+            let spawner =
+                Spawner::start(config.run_as, UserLimits::open(None, None)).expect("spawner");
+            let identity = Identity::new(SANDBOX_ID.into(), key.clone());
+            let auth = AuthState::new(Some(identity), None, DEFAULT_MAX_LIFETIME_SECONDS);
+            AppState::new(config, auth, spawner)
         });
         Agent {
             app: warren_agent::http::router(state),
             rt,
-            bearer: format!("Bearer {}", key.sign(SANDBOX_ID, i64::MAX / 2)),
+            bearer: format!("Bearer {}", key.sign(SANDBOX_ID, expiry())),
             dir,
         }
     })
@@ -86,4 +94,13 @@ pub fn assert_not_5xx(status: StatusCode, body: &[u8], input: &dyn std::fmt::Deb
         "{status} for {input:?}: {}",
         String::from_utf8_lossy(body)
     );
+}
+
+/// An expiry the agent accepts for as long as a fuzzing run lasts: close to the longest lifetime.
+fn expiry() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    i64::try_from(now).expect("seconds fit") + DEFAULT_MAX_LIFETIME_SECONDS - 60
 }

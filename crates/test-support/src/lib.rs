@@ -9,9 +9,11 @@
 //! * [`docker`]: settings of the real Docker backend, with the static agent.
 //! * [`python`]: the interpreter with the official SDK, and running its pytest suites.
 //! * [`node`]: running the official TypeScript SDK's suites with node's built-in test runner.
+//! * [`attacks`]: the resource attacks of the exhaustion suites.
 
 pub mod agent;
 pub mod app;
+pub mod attacks;
 pub mod docker;
 pub mod node;
 pub mod postgres;

@@ -10,6 +10,7 @@ mod docker;
 mod e2e;
 mod embedded;
 mod escape_router;
+mod exhaustion;
 mod gvisor;
 mod helpers;
 mod hostile_strings;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use runtime::SandboxRuntime as _;
 use sandbox_token::TokenKey;
+use test_support::attacks;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 use crate::helpers::*;
@@ -101,8 +102,7 @@ async fn exhaustion_in_one_sandbox_leaves_the_other_healthy() {
     assert!(checkpoint("(idle)", "before", &v, &a).await);
 
     // Memory hog: killed at the memory limit; the agent survives (user code goes first).
-    let hog = "python3 -c 'b = []\nwhile True: b.append(bytearray(1 << 24))'; echo exit=$?";
-    let out = during("memory hog", hog, 1, &v, &a).await;
+    let out = during("memory hog", attacks::MEMORY_HOG, 1, &v, &a).await;
     assert!(
         out.contains("exit=137") || out.contains("MemoryError"),
         "{out}"
@@ -110,36 +110,21 @@ async fn exhaustion_in_one_sandbox_leaves_the_other_healthy() {
     assert!(checkpoint("memory hog", "after", &v, &a).await);
 
     // Disk fill: stops at the quota; removing the file gives the space back.
-    let fill = "dd if=/dev/zero of=/workspace/fill bs=1M count=1000 2>&1 | tail -1; stat -c %s /workspace/fill";
-    let out = during("disk fill", fill, 1, &v, &a).await;
-    let written: u64 = out
-        .lines()
-        .last()
-        .unwrap_or("")
-        .trim()
-        .parse()
-        .unwrap_or(u64::MAX);
+    let out = during("disk fill", attacks::DISK_FILL, 1, &v, &a).await;
+    let written = attacks::disk_fill_bytes(&out);
     assert!(written <= 64 << 20, "{written} bytes written: {out}");
-    bash(
-        a.addr,
-        a.id,
-        a.key,
-        "rm /workspace/fill && head -c 1M /dev/zero > /workspace/again",
-    )
-    .await;
+    bash(a.addr, a.id, a.key, attacks::DISK_FILL_UNDONE).await;
     assert!(checkpoint("disk fill", "after", &v, &a).await);
 
     // Inodes: empty files until the quota (or 20 s) stops it; all removed after.
-    let inodes = "python3 - <<'EOF'\nimport os, time\nos.makedirs('/workspace/i', exist_ok=True)\nn, end, why = 0, time.time() + 20, 'time'\nwhile time.time() < end:\n    try:\n        open(f'/workspace/i/{n}', 'w').close(); n += 1\n    except OSError as e:\n        why = e.strerror; break\nprint(n, 'files, stopped by', why)\nEOF";
-    let out = during("inodes", inodes, 3, &v, &a).await;
+    let out = during("inodes", attacks::INODES, 3, &v, &a).await;
     println!("inodes: {}", out.trim());
     assert!(out.contains("files, stopped by"), "{out}");
-    bash(a.addr, a.id, a.key, "rm -rf /workspace/i").await;
+    bash(a.addr, a.id, a.key, attacks::INODES_UNDONE).await;
     assert!(checkpoint("inodes", "after", &v, &a).await);
 
     // Open files: one process opens files until its limit and holds them for 5 s.
-    let files = "python3 - <<'EOF'\nimport time\nfds = []\ntry:\n    while True: fds.append(open('/dev/null'))\nexcept OSError as e:\n    print(len(fds), 'open files, then', e.strerror)\ntime.sleep(5)\nEOF";
-    let out = during("open files", files, 2, &v, &a).await;
+    let out = during("open files", attacks::OPEN_FILES, 2, &v, &a).await;
     println!("open files: {}", out.trim());
     assert!(out.contains("open files, then"), "{out}");
     assert!(checkpoint("open files", "after", &v, &a).await);
@@ -178,8 +163,7 @@ async fn exhaustion_fork_bomb_is_stopped_by_kill_all() {
         key: &akey,
     };
     assert!(checkpoint("(idle)", "before", &v, &a).await);
-    let bomb = "timeout 10 bash -c 'b() { b | b & }; b' ; echo timed-out";
-    let _ = during("fork bomb", bomb, 3, &v, &a).await;
+    let _ = during("fork bomb", attacks::FORK_BOMB, 3, &v, &a).await;
     // The agent's headroom: it answers while the leftovers hold the pids limit.
     let (health, _) = measure(&a).await;
     assert!(
