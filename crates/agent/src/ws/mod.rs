@@ -9,16 +9,17 @@ pub mod stream;
 pub mod terminal;
 pub mod watch;
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::ws::{Message, WebSocket};
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -41,12 +42,12 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 }
 
 /// Refuses a stream over `WARREN_AGENT_MAX_STREAMS` with 429 `TOO_MANY_STREAMS` before the upgrade.
-/// The request counts as a stream while it is handled; the session's own [`StreamGuard`] counts it
-/// once upgraded.
-async fn limit_streams(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let _asking = StreamGuard::new(&state);
+/// The slot is taken here, atomically, and handed to the handler (a request extension), which moves
+/// it into its session: a stream counts from its request until its session ends, so a burst of
+/// upgrades cannot pass the cap before their sessions start.
+async fn limit_streams(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let max = state.config.max_streams;
-    if state.active_streams.load(Ordering::Relaxed) > max {
+    let Some(slot) = StreamGuard::acquire(&state, max) else {
         return ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "TOO_MANY_STREAMS",
@@ -55,7 +56,8 @@ async fn limit_streams(State(state): State<AppState>, req: Request, next: Next) 
         .with_detail("limit", max)
         .with_detail("retry_after_seconds", 1)
         .into_response();
-    }
+    };
+    req.extensions_mut().insert(slot);
     next.run(req).await
 }
 
@@ -65,19 +67,36 @@ pub async fn send_json(ws: &mut WebSocket, frame: &impl Serialize) -> Result<(),
     ws.send(Message::Text(text.into())).await
 }
 
-/// Counts an open stream for `/health` and `/metrics` while alive.
-pub struct StreamGuard(AppState);
+/// One of the `WARREN_AGENT_MAX_STREAMS` slots, counted (also for `/health` and `/metrics`) until its
+/// last clone is dropped: the middleware's, then the handler's, then the session's.
+#[derive(Clone)]
+pub struct StreamGuard {
+    _slot: Arc<Slot>,
+}
+
+struct Slot(AppState);
+
+/// The slot the middleware took for this request, as the stream handlers extract it.
+pub type StreamSlot = Extension<StreamGuard>;
 
 impl StreamGuard {
-    pub fn new(state: &AppState) -> Self {
-        state.active_streams.fetch_add(1, Ordering::Relaxed);
-        Self(state.clone())
+    /// A slot, if fewer than `max` are taken.
+    fn acquire(state: &AppState, max: usize) -> Option<Self> {
+        state
+            .active_streams
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Self {
+            _slot: Arc::new(Slot(state.clone())),
+        })
     }
 }
 
-impl Drop for StreamGuard {
+impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.active_streams.fetch_sub(1, Ordering::Relaxed);
+        self.0.active_streams.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

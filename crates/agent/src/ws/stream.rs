@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use api_types::agent::{CommandRequest, ExecuteRequest, StreamFrame};
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
@@ -13,7 +14,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::{
-    BATCH_WINDOW, CLOSE_PAUSE, MAX_FRAME_DATA, StreamGuard, Utf8Carry, send_json, split_frames,
+    BATCH_WINDOW, CLOSE_PAUSE, MAX_FRAME_DATA, StreamGuard, StreamSlot, Utf8Carry, send_json,
+    split_frames,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::parse_json;
@@ -33,14 +35,22 @@ enum Kind {
     Command,
 }
 
-pub async fn execute(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn execute(
+    State(state): State<AppState>,
+    Extension(slot): StreamSlot,
+    ws: WebSocketUpgrade,
+) -> Response {
     ws.max_message_size(1 << 20)
-        .on_upgrade(move |socket| session(state, socket, Kind::Execute))
+        .on_upgrade(move |socket| session(state, socket, Kind::Execute, slot))
 }
 
-pub async fn command(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn command(
+    State(state): State<AppState>,
+    Extension(slot): StreamSlot,
+    ws: WebSocketUpgrade,
+) -> Response {
     ws.max_message_size(1 << 20)
-        .on_upgrade(move |socket| session(state, socket, Kind::Command))
+        .on_upgrade(move |socket| session(state, socket, Kind::Command, slot))
 }
 
 /// Reads the first frame as text (binary frames holding UTF-8 are accepted too).
@@ -88,8 +98,7 @@ async fn fail(ws: &mut WebSocket, e: &ApiError) {
     let _ = ws.send(Message::Close(None)).await;
 }
 
-async fn session(state: AppState, mut ws: WebSocket, kind: Kind) {
-    let _guard = StreamGuard::new(&state);
+async fn session(state: AppState, mut ws: WebSocket, kind: Kind, _slot: StreamGuard) {
     let Some(text) = first_text(&mut ws).await else {
         return;
     };

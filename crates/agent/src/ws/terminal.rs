@@ -5,6 +5,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
 
 use api_types::agent::{TerminalInput, TerminalOutput};
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
@@ -14,7 +15,8 @@ use tokio::io::unix::AsyncFd;
 use tokio::time::Instant;
 
 use super::{
-    BATCH_WINDOW, CLOSE_PAUSE, MAX_FRAME_DATA, StreamGuard, Utf8Carry, send_json, split_frames,
+    BATCH_WINDOW, CLOSE_PAUSE, MAX_FRAME_DATA, StreamGuard, StreamSlot, Utf8Carry, send_json,
+    split_frames,
 };
 use crate::lang::find_program;
 use crate::procs::spawn::{SpawnSpec, Stdio3, signal_group};
@@ -23,9 +25,13 @@ use crate::state::AppState;
 /// Output still arriving after the shell exited is read for at most this long.
 const EXIT_DRAIN: Duration = Duration::from_millis(100);
 
-pub async fn handler(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn handler(
+    State(state): State<AppState>,
+    Extension(slot): StreamSlot,
+    ws: WebSocketUpgrade,
+) -> Response {
     ws.max_message_size(1 << 20)
-        .on_upgrade(move |socket| session(state, socket))
+        .on_upgrade(move |socket| session(state, socket, slot))
 }
 
 fn set_size(fd: &OwnedFd, cols: u16, rows: u16) {
@@ -86,8 +92,7 @@ async fn read_some(master: &AsyncFd<OwnedFd>, buf: &mut [u8]) -> std::io::Result
     }
 }
 
-async fn session(state: AppState, mut ws: WebSocket) {
-    let _guard = StreamGuard::new(&state);
+async fn session(state: AppState, mut ws: WebSocket, _slot: StreamGuard) {
     let started = match start_shell(&state) {
         Ok(s) => s,
         Err(e) => {

@@ -6,6 +6,7 @@
 //! as the user first, and events in the agent's private places are dropped.
 
 use api_types::agent::{WatchEvent, WatchRequest};
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
@@ -14,15 +15,19 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
 use super::stream::error_frame;
-use super::{StreamGuard, send_json};
+use super::{StreamGuard, StreamSlot, send_json};
 use crate::error::ApiError;
 use crate::http::extract::parse_json;
 use crate::state::AppState;
 use nix::fcntl::OFlag;
 
-pub async fn handler(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn handler(
+    State(state): State<AppState>,
+    Extension(slot): StreamSlot,
+    ws: WebSocketUpgrade,
+) -> Response {
     ws.max_message_size(1 << 20)
-        .on_upgrade(move |socket| session(state, socket))
+        .on_upgrade(move |socket| session(state, socket, slot))
 }
 
 fn event_name(kind: &EventKind) -> Option<&'static str> {
@@ -36,8 +41,7 @@ fn event_name(kind: &EventKind) -> Option<&'static str> {
     })
 }
 
-async fn session(state: AppState, mut ws: WebSocket) {
-    let _guard = StreamGuard::new(&state);
+async fn session(state: AppState, mut ws: WebSocket, _slot: StreamGuard) {
     let (tx, mut rx) = mpsc::channel::<notify::Result<notify::Event>>(256);
     let watcher = state.files.as_user(|| {
         notify::recommended_watcher(move |ev| {

@@ -154,11 +154,11 @@ impl Stack {
         v
     }
 
-    /// Opens up to `n` `/files/watch` WebSockets to `sb` through the router at once; the open ones
-    /// and the refused ones' HTTP statuses.
+    /// Opens up to `n` `/commands/stream` WebSockets to `sb` through the router at once (each holds
+    /// its slot while it waits for its request frame); the open ones and the refused ones' statuses.
     async fn ws_flood(&self, sb: &Sbx, n: usize) -> (Vec<impl Sized>, Vec<u16>) {
         let opens = (0..n).map(|_| async {
-            let mut req = format!("ws://{}/files/watch", self.host(&sb.id))
+            let mut req = format!("ws://{}/commands/stream", self.host(&sb.id))
                 .into_client_request()
                 .unwrap();
             let bearer = format!("Bearer {}", sb.token).parse().unwrap();

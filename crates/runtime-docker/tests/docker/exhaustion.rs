@@ -129,9 +129,11 @@ async fn exhaustion_in_one_sandbox_leaves_the_other_healthy() {
     assert!(out.contains("open files, then"), "{out}");
     assert!(checkpoint("open files", "after", &v, &a).await);
 
-    // WebSockets: 300 file watchers held open against the attacked agent.
+    // WebSockets: 300 streams held open against the attacked agent.
     let sockets = ws_flood(&a, 300).await;
     println!("websockets: {} of 300 open", sockets.len());
+    // The agent's cap (WARREN_AGENT_MAX_STREAMS, 256) holds under a burst of upgrades.
+    assert!(sockets.len() <= 256, "{} streams open", sockets.len());
     checkpoint("websockets", "during", &v, &a).await;
     drop(sockets);
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -187,7 +189,8 @@ async fn exhaustion_fork_bomb_is_stopped_by_kill_all() {
     }
 }
 
-/// Opens up to `n` `/files/watch` WebSockets to `s` at once; the open ones.
+/// Opens up to `n` `/commands/stream` WebSockets to `s` at once (each session holds its slot while
+/// it waits for its request frame); the open ones.
 async fn ws_flood(
     s: &Sbx<'_>,
     n: usize,
@@ -195,7 +198,7 @@ async fn ws_flood(
 {
     let token = s.key.sign(s.id, now_unix() + 600);
     let opens = (0..n).map(|_| {
-        let mut req = format!("ws://{}/files/watch", s.addr)
+        let mut req = format!("ws://{}/commands/stream", s.addr)
             .into_client_request()
             .unwrap();
         req.headers_mut()
