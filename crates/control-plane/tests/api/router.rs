@@ -90,7 +90,7 @@ async fn large_bodies_stream_both_ways() {
     )
     .file_name("big.bin");
     let form = reqwest::multipart::Form::new()
-        .text("path", "/workspace/big.bin")
+        .text("path", "big.bin")
         .part("file", part);
     let up = r
         .agent(&sb, Method::POST, "/files/upload")
@@ -101,7 +101,7 @@ async fn large_bodies_stream_both_ways() {
     assert_eq!(up.status(), 200, "{:?}", up.text().await);
 
     let mut down = r
-        .agent(&sb, Method::GET, "/files/download?path=/workspace/big.bin")
+        .agent(&sb, Method::GET, "/files/download?path=big.bin")
         .send()
         .await
         .unwrap();
