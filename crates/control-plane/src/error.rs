@@ -36,6 +36,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     InvalidTransition(String),
+    /// The runtime no longer holds the sandbox its row names (the row is marked `error`).
+    #[error("the sandbox vanished from the runtime")]
+    SandboxVanished,
     #[error("built-in templates cannot be deleted")]
     TemplateProtected,
     #[error("template name {0:?} is taken")]
@@ -129,6 +132,11 @@ impl ApiError {
                 StatusCode::NOT_FOUND,
                 "TEMPLATE_NOT_FOUND",
                 format!("Template not found: {t}"),
+            ),
+            SandboxVanished => (
+                StatusCode::CONFLICT,
+                "SANDBOX_VANISHED",
+                "The sandbox no longer exists in the runtime; it is now in state error".into(),
             ),
             RouteNotFound => (
                 StatusCode::NOT_FOUND,
@@ -324,6 +332,7 @@ impl From<RuntimeError> for ApiError {
         match e {
             RuntimeError::InsufficientCapacity(_) => Self::InsufficientCapacity,
             RuntimeError::Unavailable(_) => Self::RuntimeUnreachable,
+            RuntimeError::NotFound(_) => Self::SandboxVanished,
             e => Self::Internal(e.into()),
         }
     }

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -49,6 +50,8 @@ struct Inner {
     /// Agent addresses the hook chose, by sandbox id.
     agent_addrs: BTreeMap<String, SocketAddr>,
     agent_hook: Option<AgentHook>,
+    /// How long pause, resume, stop and start take.
+    action_delay: Duration,
 }
 
 /// The fake backend. Agents "listen" on `127.0.0.1:7777`.
@@ -141,6 +144,12 @@ impl FakeRuntime {
         self.lock().pooled.keys().cloned().collect()
     }
 
+    /// Makes pause, resume, stop and start take `delay` (before they change anything), so that tests
+    /// can race them.
+    pub fn set_action_delay(&self, delay: Duration) {
+        self.lock().action_delay = delay;
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -161,13 +170,15 @@ impl FakeRuntime {
         agent
     }
 
-    fn transition(
+    async fn transition(
         &self,
         call: FakeCall,
         sandbox_id: &str,
         from: &[RuntimeState],
         to: RuntimeState,
     ) -> Result<(), RuntimeError> {
+        let delay = self.lock().action_delay;
+        tokio::time::sleep(delay).await;
         let mut inner = self.lock();
         inner.calls.push(call);
         let (state, _) = inner
@@ -262,6 +273,7 @@ impl SandboxRuntime for FakeRuntime {
             &[RuntimeState::Running],
             RuntimeState::Paused,
         )
+        .await
     }
 
     async fn resume(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
@@ -272,12 +284,14 @@ impl SandboxRuntime for FakeRuntime {
             &[RuntimeState::Paused],
             RuntimeState::Running,
         )
+        .await
     }
 
     async fn stop(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
         let call = FakeCall::Stop(sandbox_id.to_owned());
         let from = [RuntimeState::Running, RuntimeState::Paused];
         self.transition(call, sandbox_id, &from, RuntimeState::Stopped)
+            .await
     }
 
     async fn replace_token_key(
@@ -301,7 +315,8 @@ impl SandboxRuntime for FakeRuntime {
             sandbox_id,
             &[RuntimeState::Stopped],
             RuntimeState::Running,
-        )?;
+        )
+        .await?;
         Ok(self.hooked_agent(sandbox_id))
     }
 

@@ -1,16 +1,23 @@
-//! Everything done to an existing sandbox: the state-machine actions, delete, timeout, token refresh.
+//! Everything done to an existing sandbox: the lifecycle actions (`crates/lifecycle` holds the states
+//! and transitions), delete, timeout, token refresh.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use runtime::SandboxRuntime;
+use lifecycle::{Action, SandboxStatus};
+use runtime::{RuntimeError, SandboxRuntime};
 use sandbox_token::TokenKey;
+use tokio::time::Instant;
 
 use crate::app::capacity::Ask;
-use crate::app::create::{destroy_all_quietly, destroy_quietly};
-use crate::app::status::Action;
+use crate::app::create::{by_deadline, create_timeout, destroy_all_quietly, destroy_quietly};
 use crate::db::{self, sandboxes::SandboxRow};
-use crate::error::ApiError;
+use crate::error::{ApiError, chain};
 use crate::ids;
 use crate::state::AppState;
+
+/// How often a request waiting for an action under way reads the row.
+const SETTLE_POLL: Duration = Duration::from_millis(100);
 
 /// The organization's live sandbox, or 404 (also for ids of other organizations and non-ids).
 pub async fn find(state: &AppState, org_id: i64, id: &str) -> Result<SandboxRow, ApiError> {
@@ -22,8 +29,10 @@ pub async fn find(state: &AppState, org_id: i64, id: &str) -> Result<SandboxRow,
         .ok_or(ApiError::SandboxNotFound)
 }
 
-/// Pauses, resumes, stops or starts a sandbox: checks the transition, drives the runtime, then
-/// records the new status only if nobody changed it meanwhile (else 409).
+/// Pauses, resumes, stops or starts a sandbox. The action's transitional state is written first
+/// (a conditional update from the state read: of two concurrent actions one wins, the other gets a
+/// 409), then the runtime is asked ([`drive`]). A request that finds its own action under way waits
+/// for that one's outcome instead of starting a second.
 pub async fn apply(
     state: &AppState,
     org_id: i64,
@@ -31,44 +40,91 @@ pub async fn apply(
     action: Action,
 ) -> Result<SandboxRow, ApiError> {
     let row = find(state, org_id, id).await?;
-    action.check(&row.status)?;
+    let status = row.state();
+    if status == action.via() {
+        return settled(state, org_id, id, action).await;
+    }
+    action.check(status).map_err(refused)?;
     let runtime = state.runtime.as_ref().ok_or(ApiError::RuntimeUnavailable)?;
-    match action {
-        Action::Start => return start(state, runtime.as_ref(), row).await,
-        Action::Pause => runtime.pause(id).await?,
-        Action::Resume => runtime.resume(id).await?,
-        Action::Stop => runtime.stop(id).await?,
+    let _in_flight = state.in_flight.begin(id);
+    let began = match action {
+        Action::Start => begin_start(state, &row).await?,
+        _ => db::sandboxes::transition(&state.pool, id, status, action.via(), None)
+            .await?
+            .is_some(),
+    };
+    if !began {
+        return already(state, org_id, id, action).await;
     }
-    match db::sandboxes::transition(&state.pool, id, &row.status, action.to(), None).await? {
-        Some(row) => {
-            state.routes.changed(id, action.to());
-            Ok(row)
-        }
-        None => already(state, org_id, id, action.to()).await,
+    state.routes.changed(id, action.via().as_str());
+    match drive(state, runtime.as_ref(), id, action, status).await? {
+        Some(row) => Ok(row),
+        None => already(state, org_id, id, action).await,
     }
 }
 
-/// The row when a concurrent writer (a twin request, the reconciler) already recorded `status`.
-async fn already(
-    state: &AppState,
-    org_id: i64,
-    id: &str,
-    status: &str,
-) -> Result<SandboxRow, ApiError> {
-    Some(find(state, org_id, id).await?)
-        .filter(|row| row.status == status)
-        .ok_or_else(changed_meanwhile)
-}
-
-/// Starts a stopped sandbox. Its resources count again, so it is admitted like a create (evicting
-/// warm-pool sandboxes if need be): the row is moved to `running` under the admission lock before the
-/// runtime starts it, and back to `stopped` if the runtime fails.
-async fn start(
+/// Carries out `action` on a sandbox whose row says `action.via()` (written by a request, or left by
+/// one that died: the reconciler), and records where it ended: `action.to()`, with the agent
+/// address of this start; `error` when the runtime no longer holds the sandbox; `back` when the
+/// runtime refused. While the runtime does not answer (or past the create timeout) the intent stays
+/// for the reconciler to finish. `None` when the row moved on meanwhile (deleted).
+pub async fn drive(
     state: &AppState,
     runtime: &dyn SandboxRuntime,
-    row: SandboxRow,
-) -> Result<SandboxRow, ApiError> {
-    let id = row.id.as_str();
+    id: &str,
+    action: Action,
+    back: SandboxStatus,
+) -> Result<Option<SandboxRow>, ApiError> {
+    let deadline = Instant::now() + create_timeout(state);
+    let done = match action {
+        Action::Pause => by_deadline(deadline, runtime.pause(id))
+            .await
+            .map(|()| None),
+        Action::Resume => by_deadline(deadline, runtime.resume(id))
+            .await
+            .map(|()| None),
+        Action::Stop => by_deadline(deadline, runtime.stop(id)).await.map(|()| None),
+        Action::Start => by_deadline(deadline, runtime.start(id))
+            .await
+            .map(|ready| Some(ready.agent_addr.to_string())),
+    };
+    let via = action.via();
+    let pool = &state.pool;
+    match done {
+        Ok(addr) => {
+            let to = action.to();
+            let row = db::sandboxes::transition(pool, id, via, to, addr.as_deref()).await?;
+            if row.is_some() {
+                state.routes.changed(id, to.as_str());
+            }
+            Ok(row)
+        }
+        Err(e @ RuntimeError::Unavailable(_)) => Err(e.into()),
+        Err(e @ RuntimeError::NotFound(_)) => {
+            let reason = "its sandbox vanished from the runtime";
+            if !db::reconcile::correct(pool, id, via, SandboxStatus::Error, reason).await? {
+                return Ok(None);
+            }
+            state.routes.changed(id, SandboxStatus::Error.as_str());
+            Err(e.into())
+        }
+        Err(e) => {
+            tracing::warn!(sandbox.id = %id, action = action.verb(), error.chain = %chain(&e), "the runtime refused an action");
+            if db::sandboxes::transition(pool, id, via, back, None)
+                .await?
+                .is_none()
+            {
+                return Ok(None);
+            }
+            state.routes.changed(id, back.as_str());
+            Err(e.into())
+        }
+    }
+}
+
+/// Admits a start like a create (its CPU and memory count again; warm-pool sandboxes are evicted if
+/// need be) and writes `starting`, under the admission lock; `false` when the row changed meanwhile.
+async fn begin_start(state: &AppState, row: &SandboxRow) -> Result<bool, ApiError> {
     let mut tx = state.pool.begin().await?;
     let evicted = state
         .capacity
@@ -83,23 +139,71 @@ async fn start(
             },
         )
         .await?;
-    db::sandboxes::transition(&mut *tx, id, "stopped", "running", None)
-        .await?
-        .ok_or_else(changed_meanwhile)?;
-    tx.commit().await?;
-    destroy_all_quietly(state, &evicted).await;
-    match runtime.start(id).await {
-        Ok(ready) => {
-            let addr = ready.agent_addr.to_string();
-            db::sandboxes::transition(&state.pool, id, "running", "running", Some(&addr))
-                .await?
-                .ok_or_else(changed_meanwhile)
-        }
-        Err(e) => {
-            db::sandboxes::transition(&state.pool, id, "running", "stopped", None).await?;
-            Err(e.into())
-        }
+    let began = db::sandboxes::transition(
+        &mut *tx,
+        &row.id,
+        SandboxStatus::Stopped,
+        SandboxStatus::Starting,
+        None,
+    )
+    .await?
+    .is_some();
+    if began {
+        tx.commit().await?;
+        destroy_all_quietly(state, &evicted).await;
     }
+    Ok(began)
+}
+
+/// The outcome of `action` already under way (a twin request, or one the reconciler finishes):
+/// waits, up to the create timeout, until the row leaves `action.via()`.
+async fn settled(
+    state: &AppState,
+    org_id: i64,
+    id: &str,
+    action: Action,
+) -> Result<SandboxRow, ApiError> {
+    let deadline = Instant::now() + create_timeout(state);
+    loop {
+        let row = find(state, org_id, id).await?;
+        if row.state() != action.via() {
+            return outcome(row, action);
+        }
+        if Instant::now() >= deadline {
+            return Err(ApiError::InvalidTransition(format!(
+                "A {} of this sandbox is still under way; retry",
+                action.verb()
+            )));
+        }
+        tokio::time::sleep(SETTLE_POLL).await;
+    }
+}
+
+/// After a concurrent writer changed the row: its state if that is what `action` wanted, the
+/// outcome of `action` if it is under way, else 404 (deleted) or 409.
+async fn already(
+    state: &AppState,
+    org_id: i64,
+    id: &str,
+    action: Action,
+) -> Result<SandboxRow, ApiError> {
+    let row = find(state, org_id, id).await?;
+    if row.state() == action.via() {
+        return settled(state, org_id, id, action).await;
+    }
+    outcome(row, action)
+}
+
+fn outcome(row: SandboxRow, action: Action) -> Result<SandboxRow, ApiError> {
+    if row.state() == action.to() {
+        Ok(row)
+    } else {
+        Err(changed_meanwhile())
+    }
+}
+
+fn refused(e: lifecycle::Refused) -> ApiError {
+    ApiError::InvalidTransition(e.to_string())
 }
 
 fn changed_meanwhile() -> ApiError {
@@ -111,7 +215,7 @@ pub async fn delete(state: &AppState, org_id: i64, id: &str) -> Result<(), ApiEr
     if !ids::is_sandbox_id(id) || !db::sandboxes::mark_deleted(&state.pool, org_id, id).await? {
         return Err(ApiError::SandboxNotFound);
     }
-    state.routes.changed(id, "deleted");
+    state.routes.changed(id, SandboxStatus::Deleted.as_str());
     destroy_quietly(state, id).await;
     Ok(())
 }

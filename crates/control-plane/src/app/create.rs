@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use api_types::control::CreateSandbox;
+use lifecycle::SandboxStatus as S;
 use runtime::{
     PooledSandbox, Resources, RuntimeError, RuntimeSandbox, SandboxRuntime, SandboxSpec,
 };
@@ -260,7 +261,7 @@ async fn finish(
         Ok(ready) => {
             let addr = ready.agent_addr.to_string();
             let row =
-                db::sandboxes::transition(&state.pool, id, "creating", "running", Some(&addr))
+                db::sandboxes::transition(&state.pool, id, S::Creating, S::Running, Some(&addr))
                     .await?;
             match row {
                 Some(row) => Ok(row),
@@ -274,10 +275,10 @@ async fn finish(
         Err(e) => {
             tracing::warn!(sandbox.id = %id, error.chain = %crate::error::chain(&e), "runtime create failed");
             let to = match e {
-                RuntimeError::Unavailable(_) => "deleted",
-                _ => "error",
+                RuntimeError::Unavailable(_) => S::Deleted,
+                _ => S::Error,
             };
-            db::sandboxes::transition(&state.pool, id, "creating", to, None).await?;
+            db::sandboxes::transition(&state.pool, id, S::Creating, to, None).await?;
             destroy_quietly(&state, id).await;
             Err(e.into())
         }

@@ -14,6 +14,7 @@ use axum::body::Body;
 use chrono::{DateTime, Utc};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use lifecycle::SandboxStatus;
 use sandbox_token::{PreviewClaims, TokenKey};
 
 use crate::app::actions::issue_token;
@@ -136,15 +137,17 @@ pub async fn rotate(
     let current = TokenKey::from_bytes(&row.token_key).map_err(ApiError::internal)?;
     let new = TokenKey::generate();
     let until = (grace > 0).then(|| seconds_from_now(grace));
-    match row.status.as_str() {
-        "running" => push_key(id, row.agent_addr.as_deref(), &current, &new, until).await?,
-        "stopped" => {
+    match row.status.parse().unwrap_or(SandboxStatus::Error) {
+        SandboxStatus::Running => {
+            push_key(id, row.agent_addr.as_deref(), &current, &new, until).await?;
+        }
+        SandboxStatus::Stopped => {
             let runtime = state.runtime.as_ref().ok_or(ApiError::RuntimeUnavailable)?;
             runtime.replace_token_key(id, &new.to_hex()).await?;
         }
         other => {
             return Err(ApiError::InvalidTransition(format!(
-                "Cannot rotate the token key of a {other} sandbox; retry once it runs or stopped"
+                "Cannot rotate the token key of a sandbox that is {other}; retry once it runs or stopped"
             )));
         }
     }

@@ -5,8 +5,12 @@
 //! `pg_try_advisory_lock` every `reconcile.leader_retry_seconds`; when the leader dies, Postgres
 //! drops its connection and its lock, and the next follower to try takes over. The leader pings its
 //! connection at the same period and steps down if it fails. The expiry reaper runs on every replica
-//! (it claims rows with `SKIP LOCKED`).
+//! (it claims rows with `SKIP LOCKED`). The leader supervises its tasks: when one ends (returns or
+//! panics) it steps down and releases the lock, so that leadership, and the task, start again.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -48,21 +52,132 @@ async fn try_lock(state: &AppState) -> Result<Option<PgConnection>, sqlx::Error>
     Ok(None)
 }
 
-/// Runs the leader's tasks until the lock's connection fails.
+/// Runs the leader's tasks until the lock's connection fails or one of them ends, then steps down:
+/// the lock is released with its connection, so this replica (or another) leads again after
+/// `reconcile.leader_retry_seconds`, with fresh tasks.
 async fn lead(state: &AppState, mut conn: PgConnection, ping_every: Duration) {
     tracing::info!("this replica leads: running the reconciler and the warm-pool refill");
     state.leader.store(true, Ordering::SeqCst);
-    let mut work = JoinSet::new();
-    work.spawn(Reconciler::new(state.clone()).run_forever());
-    work.spawn(PoolRefill::new(state.clone()).run_forever());
-    let mut tick = tokio::time::interval(ping_every);
-    loop {
-        tick.tick().await;
-        if let Err(e) = conn.ping().await {
+    let tasks: Vec<(&'static str, Task)> = vec![
+        (
+            "reconciler",
+            Box::pin(Reconciler::new(state.clone()).run_forever()),
+        ),
+        (
+            "pool refill",
+            Box::pin(PoolRefill::new(state.clone()).run_forever()),
+        ),
+    ];
+    let pinging = async {
+        let mut tick = tokio::time::interval(ping_every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = conn.ping().await {
+                return e;
+            }
+        }
+    };
+    // Whichever ends first drops the other: the tasks are aborted with their JoinSet.
+    tokio::select! {
+        e = pinging => {
             tracing::warn!(error.chain = %chain(&e), "lost the leader lock's connection; stepping down");
-            break;
+        }
+        Ended { task, panicked } = supervise(tasks) => {
+            tracing::error!(task, panicked, "a leader task ended; stepping down so that leadership restarts it");
         }
     }
-    work.abort_all();
+    let _ = conn.close().await;
     state.leader.store(false, Ordering::SeqCst);
+}
+
+/// A leader task: runs until the process ends, unless it fails.
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The first of the leader's tasks to end.
+#[derive(Debug, PartialEq, Eq)]
+struct Ended {
+    task: &'static str,
+    panicked: bool,
+}
+
+/// Runs `tasks` until one ends (returns or panics); dropping the future aborts them all.
+async fn supervise(tasks: Vec<(&'static str, Task)>) -> Ended {
+    let mut work = JoinSet::new();
+    let mut names = HashMap::new();
+    for (name, task) in tasks {
+        names.insert(work.spawn(task).id(), name);
+    }
+    let (id, panicked) = match work.join_next_with_id().await {
+        Some(Ok((id, ()))) => (id, false),
+        Some(Err(e)) => (e.id(), e.is_panic()),
+        None => {
+            return Ended {
+                task: "none",
+                panicked: false,
+            };
+        }
+    };
+    Ended {
+        task: names.get(&id).copied().unwrap_or("a leader task"),
+        panicked,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+
+    fn forever() -> Task {
+        Box::pin(std::future::pending())
+    }
+
+    #[tokio::test]
+    async fn a_task_that_panics_or_returns_is_named_and_the_others_are_aborted() {
+        let tasks: Vec<(&'static str, Task)> = vec![
+            ("steady", forever()),
+            ("fragile", Box::pin(async { panic!("boom") })),
+        ];
+        let ended = supervise(tasks).await;
+        assert_eq!(
+            ended,
+            Ended {
+                task: "fragile",
+                panicked: true
+            }
+        );
+
+        // The survivor is aborted: its guard is dropped.
+        let dropped = Arc::new(AtomicBool::new(false));
+        struct Guard(Arc<AtomicBool>);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let guard = Guard(dropped.clone());
+        let survivor: Task = Box::pin(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        });
+        let tasks: Vec<(&'static str, Task)> =
+            vec![("survivor", survivor), ("done", Box::pin(async {}))];
+        let ended = supervise(tasks).await;
+        assert_eq!(
+            ended,
+            Ended {
+                task: "done",
+                panicked: false
+            }
+        );
+        for _ in 0..100 {
+            if dropped.load(Ordering::SeqCst) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert!(dropped.load(Ordering::SeqCst), "the other task still runs");
+    }
 }

@@ -11,4 +11,3 @@ pub mod leader;
 pub mod pool;
 pub mod reaper;
 pub mod reconcile;
-pub mod status;

@@ -12,7 +12,12 @@
 //!    in flight is left alone);
 //! 4. marks `creating` rows older than a create may take (and not being created in this process)
 //!    `error`, destroying whatever the runtime holds for them;
-//! 5. drops pool rows whose sandbox vanished or exited, or that stayed `starting` too long.
+//! 5. finishes actions a request left half done (a row in `pausing`, `resuming`, `stopping` or
+//!    `starting` for longer than a create may take, and not under way in this process): records the
+//!    target when the runtime already shows it, else drives the runtime there ([`actions::drive`]);
+//!    a `starting` sandbox that runs is stopped and started again, so that its route points at an
+//!    address confirmed by this start;
+//! 6. drops pool rows whose sandbox vanished or exited, or that stayed `starting` too long.
 //!
 //! Every correction is conditional on the status it read, so a request that changed the row meanwhile
 //! wins, and two reconcilers (a leadership hand-over) do no harm. There are no retries inside a pass:
@@ -23,10 +28,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use lifecycle::{Action, PoolStatus, SandboxStatus as S};
 use runtime::RuntimeState;
 
+use crate::app::actions;
 use crate::app::create::{create_timeout, destroy_quietly};
-use crate::db::{self, reconcile::Owner};
+use crate::db::{self, reconcile::Owned, reconcile::Owner};
 use crate::error::chain;
 use crate::state::AppState;
 
@@ -76,6 +83,8 @@ pub struct Report {
     pub failed: Vec<String>,
     /// Rows moved to `stopped`.
     pub stopped: Vec<String>,
+    /// Rows whose half-done action was finished (they reached its target or went back).
+    pub finished: Vec<String>,
     /// Pool rows dropped.
     pub unpooled: Vec<String>,
 }
@@ -126,55 +135,116 @@ impl Reconciler {
                 continue;
             };
             let exited = *state == RuntimeState::Stopped;
-            match (owner.pooled, owner.status.as_str()) {
-                (false, "deleted" | "error") => self.destroy(id, &mut report.destroyed).await,
-                (false, from @ ("running" | "paused")) if exited && owner.changed_at < stale => {
+            let abandoned = owner.changed_at < stale && !self.state.in_flight.contains(id);
+            match owner.state() {
+                Owned::Sandbox(S::Deleted | S::Error) => {
+                    self.destroy(id, &mut report.destroyed).await;
+                }
+                Owned::Sandbox(from @ (S::Running | S::Paused))
+                    if exited && owner.changed_at < stale =>
+                {
                     self.correct(
                         id,
                         from,
-                        "stopped",
+                        S::Stopped,
                         "its processes exited",
                         &mut report.stopped,
                     )
                     .await?;
                 }
-                (true, "ready") if exited => self.unpool(id, "ready", &mut report).await?,
+                Owned::Sandbox(via) if abandoned => {
+                    if let Some(action) = via.in_progress() {
+                        self.finish(id, action, *state, &mut report).await;
+                    }
+                }
+                Owned::Pooled(PoolStatus::Ready) if exited => {
+                    self.unpool(id, PoolStatus::Ready, &mut report).await?;
+                }
                 _ => {}
             }
         }
         for owner in owners.values() {
             let id = owner.id.as_str();
             let vanished = !listed.contains_key(id);
-            match (owner.pooled, owner.status.as_str()) {
-                (false, "creating")
+            match owner.state() {
+                Owned::Sandbox(S::Creating)
                     if owner.created_at < stale && !self.state.in_flight.contains(id) =>
                 {
                     let reason = "the create did not finish (server restart or runtime timeout)";
                     if self
-                        .correct(id, "creating", "error", reason, &mut report.failed)
+                        .correct(id, S::Creating, S::Error, reason, &mut report.failed)
                         .await?
                         && !vanished
                     {
                         self.destroy(id, &mut report.destroyed).await;
                     }
                 }
-                (false, from @ ("running" | "paused" | "stopped"))
-                    if vanished && owner.changed_at < since =>
+                Owned::Sandbox(from)
+                    if from != S::Creating
+                        && from.is_live()
+                        && vanished
+                        && owner.changed_at < since =>
                 {
                     let reason = "its sandbox vanished from the runtime";
-                    self.correct(id, from, "error", reason, &mut report.failed)
+                    self.correct(id, from, S::Error, reason, &mut report.failed)
                         .await?;
                 }
-                (true, "ready") if vanished && owner.changed_at < since => {
-                    self.unpool(id, "ready", &mut report).await?;
+                Owned::Pooled(PoolStatus::Ready) if vanished && owner.changed_at < since => {
+                    self.unpool(id, PoolStatus::Ready, &mut report).await?;
                 }
-                (true, "starting") if owner.created_at < stale => {
-                    self.unpool(id, "starting", &mut report).await?;
+                Owned::Pooled(PoolStatus::Starting) if owner.created_at < stale => {
+                    self.unpool(id, PoolStatus::Starting, &mut report).await?;
                 }
                 _ => {}
             }
         }
         Ok(report)
+    }
+
+    /// Finishes `action`, left half done, on a sandbox the runtime shows as `actual`.
+    async fn finish(&self, id: &str, action: Action, actual: RuntimeState, report: &mut Report) {
+        let Some(runtime) = &self.state.runtime else {
+            return;
+        };
+        let via = action.via();
+        let shown = match actual {
+            RuntimeState::Running => S::Running,
+            RuntimeState::Paused => S::Paused,
+            RuntimeState::Stopped => S::Stopped,
+        };
+        let result = match (action, shown) {
+            (Action::Start, S::Running) => match runtime.stop(id).await {
+                Ok(()) => actions::drive(&self.state, runtime.as_ref(), id, action, S::Stopped)
+                    .await
+                    .map(drop),
+                Err(e) => Err(e.into()),
+            },
+            (Action::Start, _) => {
+                actions::drive(&self.state, runtime.as_ref(), id, action, S::Stopped)
+                    .await
+                    .map(drop)
+            }
+            // Done already, or overtaken (the processes exited): record what the runtime shows.
+            (_, s) if s == action.to() || s == S::Stopped => {
+                let reason = "finished a half-done action";
+                db::reconcile::correct(&self.state.pool, id, via, s, reason)
+                    .await
+                    .map(|_| self.state.routes.changed(id, s.as_str()))
+                    .map_err(Into::into)
+            }
+            (_, back) => actions::drive(&self.state, runtime.as_ref(), id, action, back)
+                .await
+                .map(drop),
+        };
+        match result {
+            Ok(()) => {
+                tracing::warn!(sandbox.id = %id, action = action.verb(), "finished a half-done action");
+                report.finished.push(id.to_owned());
+            }
+            Err(e) => {
+                tracing::warn!(sandbox.id = %id, action = action.verb(), error.chain = %chain(&e), "could not finish a half-done action; next pass");
+            }
+        }
     }
 
     async fn destroy(&self, id: &str, destroyed: &mut Vec<String>) {
@@ -186,23 +256,29 @@ impl Reconciler {
     async fn correct(
         &self,
         id: &str,
-        from: &str,
-        to: &str,
+        from: S,
+        to: S,
         reason: &str,
         into: &mut Vec<String>,
     ) -> Result<bool, sqlx::Error> {
         let done = db::reconcile::correct(&self.state.pool, id, from, to, reason).await?;
         if done {
-            tracing::warn!(sandbox.id = %id, from, to, reason, "reconciled a sandbox");
+            self.state.routes.changed(id, to.as_str());
+            tracing::warn!(sandbox.id = %id, from = from.as_str(), to = to.as_str(), reason, "reconciled a sandbox");
             into.push(id.to_owned());
         }
         Ok(done)
     }
 
     /// Drops a pool row that still has `status`, and whatever the runtime holds for it.
-    async fn unpool(&self, id: &str, status: &str, report: &mut Report) -> anyhow::Result<()> {
+    async fn unpool(
+        &self,
+        id: &str,
+        status: PoolStatus,
+        report: &mut Report,
+    ) -> anyhow::Result<()> {
         if db::reconcile::drop_pooled(&self.state.pool, id, status).await? {
-            tracing::warn!(sandbox.id = %id, status, "dropped a broken warm-pool sandbox");
+            tracing::warn!(sandbox.id = %id, status = status.as_str(), "dropped a broken warm-pool sandbox");
             destroy_quietly(&self.state, id).await;
             report.unpooled.push(id.to_owned());
         }

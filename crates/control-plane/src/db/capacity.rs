@@ -1,6 +1,7 @@
 //! What sandboxes hold, for admission control: creating, running and paused sandboxes plus the warm
 //! pool hold vCPU and memory; those and stopped sandboxes (their disk is kept) hold disk.
 
+use lifecycle::SandboxStatus;
 use sqlx::PgConnection;
 
 /// Advisory-lock key serialising admission decisions of every replica on one database.
@@ -40,12 +41,14 @@ pub async fn sum(conn: &mut PgConnection, org_id: Option<i64>) -> Result<Held, s
                   COALESCE(sum(memory_mb) FILTER (WHERE live AND org = $1), 0)::bigint AS "org_memory_mb!",
                   COALESCE(sum(disk_mb) FILTER (WHERE org = $1), 0)::bigint AS "org_disk_mb!"
            FROM (SELECT vcpu, memory_mb, disk_mb, organization_id AS org,
-                        status IN ('creating', 'running', 'paused') AS live
-                 FROM sandboxes WHERE status IN ('creating', 'running', 'paused', 'stopped')
+                        status = ANY($2) AS live
+                 FROM sandboxes WHERE status = ANY($3)
                  UNION ALL
                  SELECT p.vcpu, p.memory_mb, t.disk_gb * 1024, NULL, true
                  FROM pool_sandboxes p JOIN templates t ON t.id = p.template_id) AS held"#,
         org_id,
+        &SandboxStatus::names_where(SandboxStatus::is_active),
+        &SandboxStatus::names_where(SandboxStatus::is_live),
     )
     .fetch_one(conn)
     .await?;

@@ -2,18 +2,37 @@
 //! status it expects, so a request that changed the row meanwhile wins.
 
 use chrono::{DateTime, Utc};
+use lifecycle::{PoolStatus, SandboxStatus};
 use sqlx::PgExecutor;
 
 /// One row that may own a runtime sandbox.
 #[derive(Debug, Clone)]
 pub struct Owner {
     pub id: String,
-    /// A sandbox status, or `starting`/`ready` for a pool row.
+    /// A sandbox status, or a [`PoolStatus`] for a pool row.
     pub status: String,
     pub pooled: bool,
     pub created_at: DateTime<Utc>,
     /// When the status last changed.
     pub changed_at: DateTime<Utc>,
+}
+
+/// What owns a runtime sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owned {
+    Sandbox(SandboxStatus),
+    Pooled(PoolStatus),
+}
+
+impl Owner {
+    /// The owner's state; a name this version does not know reads as a failed sandbox.
+    pub fn state(&self) -> Owned {
+        let pooled = self.pooled.then(|| self.status.parse().ok()).flatten();
+        match pooled {
+            Some(p) => Owned::Pooled(p),
+            None => Owned::Sandbox(self.status.parse().unwrap_or(SandboxStatus::Error)),
+        }
+    }
 }
 
 /// The database clock: the reconciler reads it *before* listing the runtime, so any row that changed
@@ -32,10 +51,11 @@ pub async fn owners(db: impl PgExecutor<'_>, listed: &[String]) -> Result<Vec<Ow
         r#"SELECT id AS "id!", status AS "status!", false AS "pooled!", created_at AS "created_at!",
                   status_changed_at AS "changed_at!"
            FROM sandboxes
-           WHERE status IN ('creating', 'running', 'paused', 'stopped') OR id = ANY($1)
+           WHERE status = ANY($2) OR id = ANY($1)
            UNION ALL
            SELECT id, status, true, created_at, updated_at FROM pool_sandboxes"#,
         listed,
+        &SandboxStatus::names_where(SandboxStatus::is_live),
     )
     .fetch_all(db)
     .await
@@ -45,15 +65,15 @@ pub async fn owners(db: impl PgExecutor<'_>, listed: &[String]) -> Result<Vec<Ow
 pub async fn correct(
     db: impl PgExecutor<'_>,
     id: &str,
-    from: &str,
-    to: &str,
+    from: SandboxStatus,
+    to: SandboxStatus,
     reason: &str,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!(
         "UPDATE sandboxes SET status = $3, status_reason = $4 WHERE id = $1 AND status = $2",
         id,
-        from,
-        to,
+        from.as_str(),
+        to.as_str(),
         reason,
     )
     .execute(db)
@@ -65,12 +85,12 @@ pub async fn correct(
 pub async fn drop_pooled(
     db: impl PgExecutor<'_>,
     id: &str,
-    status: &str,
+    status: PoolStatus,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!(
         "DELETE FROM pool_sandboxes WHERE id = $1 AND status = $2",
         id,
-        status,
+        status.as_str(),
     )
     .execute(db)
     .await?;

@@ -2,6 +2,7 @@
 //! are invisible to the API.
 
 use chrono::{DateTime, Utc};
+use lifecycle::SandboxStatus;
 use sqlx::{PgConnection, PgExecutor};
 
 use crate::cursor::Cursor;
@@ -24,6 +25,13 @@ pub struct SandboxRow {
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl SandboxRow {
+    /// The row's state (a name this version does not know reads as `error`).
+    pub fn state(&self) -> SandboxStatus {
+        self.status.parse().unwrap_or(SandboxStatus::Error)
+    }
 }
 
 /// What a new row holds.
@@ -74,12 +82,13 @@ pub async fn insert_creating(
     .await
 }
 
-/// Sandboxes that count against the live-sandbox cap: creating, running, paused or stopped.
+/// Sandboxes that count against the live-sandbox cap ([`SandboxStatus::is_live`]).
 pub async fn count_live(conn: &mut PgConnection, org_id: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT count(*) AS "count!" FROM sandboxes
-           WHERE organization_id = $1 AND status IN ('creating', 'running', 'paused', 'stopped')"#,
+           WHERE organization_id = $1 AND status = ANY($2)"#,
         org_id,
+        &SandboxStatus::names_where(SandboxStatus::is_live),
     )
     .fetch_one(conn)
     .await
@@ -132,7 +141,8 @@ pub async fn route(db: impl PgExecutor<'_>, id: &str) -> Result<Option<RouteRow>
 
 /// Filters of `GET /v1/sandboxes`.
 pub struct ListFilter<'a> {
-    pub status: Option<&'a str>,
+    /// The states to list (those the API shows as the status asked for); `None`: every state.
+    pub states: Option<&'a [SandboxStatus]>,
     pub region: Option<&'a str>,
     pub after: Option<&'a Cursor>,
     /// Rows to fetch (the page size plus one, to know whether there is more).
@@ -144,6 +154,7 @@ pub async fn list(
     org_id: i64,
     f: &ListFilter<'_>,
 ) -> Result<Vec<SandboxRow>, sqlx::Error> {
+    let states = f.states.map(SandboxStatus::names);
     sqlx::query_as!(
         SandboxRow,
         "SELECT id, organization_id, template_id, template_name, status, region, vcpu, memory_mb,
@@ -151,13 +162,13 @@ pub async fn list(
                 expires_at
          FROM sandboxes
          WHERE organization_id = $1 AND status <> 'deleted'
-           AND ($2::text IS NULL OR status = $2)
+           AND ($2::text[] IS NULL OR status = ANY($2))
            AND ($3::text IS NULL OR region = $3)
            AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::text))
          ORDER BY created_at DESC, id DESC
          LIMIT $6",
         org_id,
-        f.status,
+        states.as_deref(),
         f.region,
         f.after.map(|c| c.created_at),
         f.after.map(|c| c.id.as_str()),
@@ -172,8 +183,8 @@ pub async fn list(
 pub async fn transition(
     db: impl PgExecutor<'_>,
     id: &str,
-    from: &str,
-    to: &str,
+    from: SandboxStatus,
+    to: SandboxStatus,
     agent_addr: Option<&str>,
 ) -> Result<Option<SandboxRow>, sqlx::Error> {
     sqlx::query_as!(
@@ -186,8 +197,8 @@ pub async fn transition(
                    memory_mb, disk_mb, internet_access, timeout_seconds, token_key, created_at,
                    started_at, expires_at",
         id,
-        from,
-        to,
+        from.as_str(),
+        to.as_str(),
         agent_addr,
     )
     .fetch_optional(db)

@@ -2,6 +2,7 @@
 //! whole log, and the template rows a build creates and finishes.
 
 use chrono::{DateTime, Utc};
+use lifecycle::SandboxStatus;
 use sqlx::{PgConnection, PgExecutor};
 
 use crate::templates::spec::BuildSpec;
@@ -254,12 +255,13 @@ pub async fn logs_from(
     .await
 }
 
-/// Live sandboxes (creating, running or paused) of a template.
+/// Sandboxes of a template that hold CPU and memory ([`SandboxStatus::is_active`]).
 pub async fn live_sandboxes(db: impl PgExecutor<'_>, template_id: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
         r#"SELECT count(*) AS "n!" FROM sandboxes
-           WHERE template_id = $1 AND status IN ('creating', 'running', 'paused')"#,
+           WHERE template_id = $1 AND status = ANY($2)"#,
         template_id,
+        &SandboxStatus::names_where(SandboxStatus::is_active),
     )
     .fetch_one(db)
     .await

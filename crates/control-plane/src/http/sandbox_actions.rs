@@ -8,8 +8,9 @@ use axum::extract::State;
 use axum::routing::{post, put};
 use axum::{Json, Router};
 
+use lifecycle::Action;
+
 use crate::app::actions;
-use crate::app::status::Action;
 use crate::error::ApiError;
 use crate::http::extract::{ApiPath, Caller, JsonBody};
 use crate::request_id;
@@ -33,8 +34,8 @@ async fn act(
 ) -> Result<Json<SandboxStatusChange>, ApiError> {
     let row = actions::apply(&state, caller.organization_id, &id, action).await?;
     Ok(Json(SandboxStatusChange {
+        status: row.state().wire().into(),
         id: row.id,
-        status: row.status,
         request_id: request_id::current(),
     }))
 }

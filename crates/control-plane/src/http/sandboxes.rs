@@ -7,9 +7,10 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::StatusCode;
+use lifecycle::SandboxStatus;
 use serde::Deserialize;
 
-use crate::app::{actions, create, status};
+use crate::app::{actions, create};
 use crate::cursor::Cursor;
 use crate::db;
 use crate::error::ApiError;
@@ -63,8 +64,9 @@ async fn list(
         )));
     }
     let status = q.status.as_deref().filter(|s| !s.is_empty());
-    if let Some(s) = status
-        && (s == "deleted" || !status::ALL.contains(&s))
+    let states = status.map(SandboxStatus::shown_as);
+    if let (Some(s), Some(states)) = (status, &states)
+        && (states.is_empty() || s == SandboxStatus::Deleted.wire())
     {
         return Err(ApiError::InvalidRequest(format!(
             "unknown status filter {s:?}"
@@ -77,7 +79,7 @@ async fn list(
         ),
     };
     let filter = db::sandboxes::ListFilter {
-        status,
+        states: states.as_deref(),
         region: q.region.as_deref().filter(|r| !r.is_empty()),
         after: cursor.as_ref(),
         fetch: limit + 1,
@@ -127,7 +129,7 @@ async fn delete(
     actions::delete(&state, caller.organization_id, &id).await?;
     Ok(Json(SandboxStatusChange {
         id,
-        status: "deleted".into(),
+        status: SandboxStatus::Deleted.wire().into(),
         request_id: request_id::current(),
     }))
 }

@@ -6,6 +6,7 @@ use api_types::error::AgentErrorBody;
 use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
+use lifecycle::SandboxStatus;
 use serde_json::{Map, Value};
 
 use crate::error::chain;
@@ -18,7 +19,7 @@ pub enum RouterError {
     #[error("Sandbox not found")]
     NotFound,
     #[error("Sandbox is {0}")]
-    NotRunning(&'static str),
+    NotRunning(SandboxStatus),
     #[error("Invalid or missing token")]
     TokenInvalid,
     #[error("Token expired")]
@@ -51,11 +52,12 @@ impl RouterError {
                 "Sandbox not found".to_owned(),
             ),
             Self::NotRunning(status) => {
-                details.insert("status".into(), (*status).into());
-                let hint = match *status {
-                    "paused" => "; resume it first",
-                    "stopped" => "; start it first",
-                    _ => "",
+                details.insert("status".into(), status.as_str().into());
+                let hint = match (status, status.in_progress()) {
+                    (_, Some(action)) => format!("; a {} is under way", action.verb()),
+                    (SandboxStatus::Paused, _) => "; resume it first".into(),
+                    (SandboxStatus::Stopped, _) => "; start it first".into(),
+                    _ => String::new(),
                 };
                 (
                     StatusCode::CONFLICT,

@@ -101,7 +101,7 @@ impl Proxy {
         let running = match &*route {
             Route::Running(r) => r,
             Route::NotRunning(status) => {
-                return refuse(RouterError::NotRunning(status), req.headers());
+                return refuse(RouterError::NotRunning(*status), req.headers());
             }
             Route::NotFound => return refuse(RouterError::NotFound, req.headers()),
             Route::Broken => {

@@ -13,6 +13,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use http::uri::Authority;
+use lifecycle::SandboxStatus;
 use sandbox_token::{KeyRing, TokenKey};
 use sqlx::PgPool;
 use tokio::sync::broadcast;
@@ -29,7 +30,7 @@ const MAX_ENTRIES: usize = 100_000;
 pub enum Route {
     Running(Running),
     /// A sandbox that exists but cannot be reached now: `creating`, `paused`, `stopped` or `error`.
-    NotRunning(&'static str),
+    NotRunning(SandboxStatus),
     /// No such sandbox (or deleted).
     NotFound,
     /// Running but without a usable agent address or key (logged when read).
@@ -138,7 +139,7 @@ impl Routes {
             cache.map.remove(id);
             cache.epoch += 1;
         }
-        if status != "running" {
+        if !status.parse().is_ok_and(SandboxStatus::routable) {
             // No receiver is fine: no tunnel is open.
             let _ = self.stopped.send(Arc::from(id));
         }
@@ -176,14 +177,8 @@ impl Route {
         let Some(row) = row else {
             return Self::NotFound;
         };
-        let status = match row.status.as_str() {
-            "running" => None,
-            "creating" => Some("creating"),
-            "paused" => Some("paused"),
-            "stopped" => Some("stopped"),
-            _ => Some("error"),
-        };
-        if let Some(status) = status {
+        let status = row.status.parse().unwrap_or(SandboxStatus::Error);
+        if !status.routable() {
             return Self::NotRunning(status);
         }
         let agent: Option<SocketAddr> = row.agent_addr.as_deref().and_then(|a| a.parse().ok());

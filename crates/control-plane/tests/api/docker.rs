@@ -106,7 +106,7 @@ async fn create(client: &reqwest::Client, base: &str, key: &str) -> Option<Value
 }
 
 /// Polls `check` until it passes, with a generous cap; panics with its last complaint.
-async fn eventually<F: Future<Output = Result<(), String>>>(what: &str, check: impl Fn() -> F) {
+pub async fn eventually<F: Future<Output = Result<(), String>>>(what: &str, check: impl Fn() -> F) {
     let mut last = String::new();
     for _ in 0..600 {
         match check().await {

@@ -11,72 +11,22 @@
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgPool;
 use test_support::attacks;
 use test_support::test_database;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
-use crate::docker::{clean_up, engine, serve_docker};
+use crate::docker::{clean_up, engine};
+use crate::stack::{Sbx, Stack};
 
 /// Longest a healthy answer may take under load on this machine.
 const HEALTHY: Duration = Duration::from_secs(5);
 /// WebSockets the flood opens to the attacked sandbox (above `router.max_connections_per_sandbox`).
 const FLOOD: usize = 300;
 
-/// A created sandbox and the key of its organization.
-struct Sbx {
-    id: String,
-    token: String,
-    key: String,
-}
-
-struct Stack {
-    base: String,
-    port: u16,
-    client: reqwest::Client,
-}
-
 impl Stack {
-    fn host(&self, id: &str) -> String {
-        format!("{id}.sandbox.localhost:{}", self.port)
-    }
-
-    async fn create(&self, key: &str) -> Sbx {
-        let r = self
-            .client
-            .post(format!("{}/v1/sandboxes", self.base))
-            .header("x-api-key", key)
-            .json(&json!({"template_name": "python"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        let created: Value = r.json().await.unwrap();
-        Sbx {
-            id: created["id"].as_str().unwrap().to_owned(),
-            token: created["auth_token"].as_str().unwrap().to_owned(),
-            key: key.to_owned(),
-        }
-    }
-
-    /// Runs bash `script` in `sb` through the router: stdout and stderr.
-    async fn run(&self, sb: &Sbx, script: &str) -> Result<String, String> {
-        let r = self
-            .client
-            .post(format!("{}/execute", self.base))
-            .header("host", self.host(&sb.id))
-            .bearer_auth(&sb.token)
-            .json(&json!({"code": script, "language": "bash", "timeout": 60}))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let out: Value = r.json().await.map_err(|e| e.to_string())?;
-        let text = |f: &str| out[f].as_str().unwrap_or_default().to_owned();
-        Ok(text("stdout") + &text("stderr"))
-    }
-
     /// The time `request` took to answer 200, if it did within twice [`HEALTHY`].
     async fn timed(&self, request: reqwest::RequestBuilder) -> Option<Duration> {
         let t = Instant::now();
@@ -89,7 +39,7 @@ impl Stack {
     /// The time `echo ok` took in `sb`, if it answered `ok` within twice [`HEALTHY`].
     async fn echo(&self, sb: &Sbx) -> Option<Duration> {
         let t = Instant::now();
-        let out = tokio::time::timeout(HEALTHY * 2, self.run(sb, "echo ok"))
+        let out = tokio::time::timeout(HEALTHY * 2, self.run(sb, "bash", "echo ok"))
             .await
             .ok()?;
         (out.ok()? == "ok\n").then(|| t.elapsed())
@@ -132,26 +82,11 @@ impl Stack {
 
     /// Runs `script` in `attacked` and takes a checkpoint `secs` seconds into it; the script's output.
     async fn during(&self, attack: &str, script: &str, secs: u64, o: &Sbx, a: &Sbx) -> String {
-        let (out, _) = tokio::join!(self.run(a, script), async {
+        let (out, _) = tokio::join!(self.run(a, "bash", script), async {
             tokio::time::sleep(Duration::from_secs(secs)).await;
             self.checkpoint(attack, "during", o, a).await
         });
         out.unwrap_or_else(|e| format!("no answer: {e}"))
-    }
-
-    /// What the API says of `sb` (its organization's key), less what changes by itself.
-    async fn record(&self, sb: &Sbx) -> Value {
-        let r = self
-            .client
-            .get(format!("{}/v1/sandboxes/{}", self.base, sb.id))
-            .header("x-api-key", &sb.key)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let mut v: Value = r.json().await.unwrap();
-        v.as_object_mut().unwrap().remove("request_id");
-        v
     }
 
     /// Opens up to `n` `/commands/stream` WebSockets to `sb` through the router at once (each holds
@@ -211,15 +146,14 @@ async fn exhaustion_in_one_organizations_sandbox_leaves_the_control_plane_and_ot
         org_key(&pool, "attacker").await,
         org_key(&pool, "other").await,
     );
-    let replica = serve_docker(&db, &[]).await;
-    let port = replica.base.rsplit(':').next().unwrap().parse().unwrap();
-    let s = Stack {
-        base: replica.base.clone(),
-        port,
-        client: reqwest::Client::new(),
-    };
-    let (a, o) = tokio::join!(s.create(&attacker_key), s.create(&other_key));
-    s.run(&o, "echo kept > /workspace/marker").await.unwrap();
+    let s = Stack::start(&db).await;
+    let (a, o) = tokio::join!(
+        s.create(&attacker_key, "python"),
+        s.create(&other_key, "python")
+    );
+    s.run(&o, "bash", "echo kept > /workspace/marker")
+        .await
+        .unwrap();
     let before = s.record(&o).await;
     assert!(s.checkpoint("(idle)", "before", &o, &a).await);
 
@@ -233,13 +167,13 @@ async fn exhaustion_in_one_organizations_sandbox_leaves_the_control_plane_and_ot
     let out = s.during("disk fill", attacks::DISK_FILL, 2, &o, &a).await;
     let written = attacks::disk_fill_bytes(&out);
     assert!(written <= 1 << 30, "{written} bytes written: {out}");
-    s.run(&a, attacks::DISK_FILL_UNDONE).await.unwrap();
+    s.run(&a, "bash", attacks::DISK_FILL_UNDONE).await.unwrap();
     assert!(s.checkpoint("disk fill", "after", &o, &a).await);
 
     let out = s.during("inodes", attacks::INODES, 3, &o, &a).await;
     println!("inodes: {}", out.trim());
     assert!(out.contains("files, stopped by"), "{out}");
-    s.run(&a, attacks::INODES_UNDONE).await.unwrap();
+    s.run(&a, "bash", attacks::INODES_UNDONE).await.unwrap();
     assert!(s.checkpoint("inodes", "after", &o, &a).await);
 
     let out = s.during("open files", attacks::OPEN_FILES, 2, &o, &a).await;
@@ -266,10 +200,7 @@ async fn exhaustion_in_one_organizations_sandbox_leaves_the_control_plane_and_ot
 
     let _ = s.during("fork bomb", attacks::FORK_BOMB, 3, &o, &a).await;
     let killed = s
-        .client
-        .post(format!("{}/processes/kill-all", s.base))
-        .header("host", s.host(&a.id))
-        .bearer_auth(&a.token)
+        .agent(&a, reqwest::Method::POST, "/processes/kill-all")
         .send()
         .await
         .unwrap();
@@ -281,7 +212,10 @@ async fn exhaustion_in_one_organizations_sandbox_leaves_the_control_plane_and_ot
 
     // Nothing of the other organization changed: its sandbox, its files, its listing.
     assert_eq!(s.record(&o).await, before);
-    assert_eq!(s.run(&o, "cat /workspace/marker").await.unwrap(), "kept\n");
+    assert_eq!(
+        s.run(&o, "bash", "cat /workspace/marker").await.unwrap(),
+        "kept\n"
+    );
     let listed: Value = s
         .client
         .get(format!("{}/v1/sandboxes", s.base))
@@ -299,6 +233,6 @@ async fn exhaustion_in_one_organizations_sandbox_leaves_the_control_plane_and_ot
         .filter_map(|x| x["id"].as_str())
         .collect();
     assert_eq!(ids, [o.id.as_str()]);
-    drop(replica);
+    drop(s);
     clean_up(&pool, &engine().await).await;
 }
