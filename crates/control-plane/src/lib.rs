@@ -21,6 +21,7 @@ pub mod http;
 pub mod ids;
 pub mod images;
 pub mod keys;
+pub mod metrics;
 pub mod request_id;
 pub mod router;
 pub mod serve;

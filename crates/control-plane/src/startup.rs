@@ -81,6 +81,7 @@ impl Application {
             listen_port,
             in_flight: Default::default(),
             leader: Default::default(),
+            metrics: Default::default(),
             routes: Arc::new(Routes::new(pool_for_routes, route_ttl, max_token_lifetime)),
         }));
         Ok(Self {

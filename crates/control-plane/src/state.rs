@@ -10,6 +10,7 @@ use crate::app::capacity::Capacity;
 use crate::app::reconcile::InFlight;
 use crate::auth_cache::AuthCache;
 use crate::config::Settings;
+use crate::metrics::Metrics;
 use crate::router::routes::Routes;
 use crate::templates::Builds;
 
@@ -39,6 +40,8 @@ pub struct AppInner {
     pub builds: Builds,
     /// Checked API keys and leased rate-limit tokens; dropped on `NOTIFY` from any replica.
     pub auth_cache: Arc<AuthCache>,
+    /// This process's Prometheus metrics (`GET /metrics`).
+    pub metrics: Metrics,
 }
 
 impl std::ops::Deref for AppState {

@@ -58,6 +58,7 @@ async fn try_lock(state: &AppState) -> Result<Option<PgConnection>, sqlx::Error>
 async fn lead(state: &AppState, mut conn: PgConnection, ping_every: Duration) {
     tracing::info!("this replica leads: running the reconciler and the warm-pool refill");
     state.leader.store(true, Ordering::SeqCst);
+    state.metrics.leadership("acquired");
     let tasks: Vec<(&'static str, Task)> = vec![
         (
             "reconciler",
@@ -80,9 +81,11 @@ async fn lead(state: &AppState, mut conn: PgConnection, ping_every: Duration) {
     // Whichever ends first drops the other: the tasks are aborted with their JoinSet.
     tokio::select! {
         e = pinging => {
+            state.metrics.leadership("lock_lost");
             tracing::warn!(error.chain = %chain(&e), "lost the leader lock's connection; stepping down");
         }
         Ended { task, panicked } = supervise(tasks) => {
+            state.metrics.leadership("task_ended");
             tracing::error!(task, panicked, "a leader task ended; stepping down so that leadership restarts it");
         }
     }

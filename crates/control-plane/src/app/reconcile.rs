@@ -93,6 +93,17 @@ impl Report {
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }
+
+    /// How many of each kind, by the names `/metrics` uses.
+    pub fn counts(&self) -> [(&'static str, usize); 5] {
+        [
+            ("destroyed", self.destroyed.len()),
+            ("failed", self.failed.len()),
+            ("stopped", self.stopped.len()),
+            ("finished", self.finished.len()),
+            ("unpooled", self.unpooled.len()),
+        ]
+    }
 }
 
 #[derive(Clone)]
@@ -293,9 +304,16 @@ impl Reconciler {
         loop {
             tick.tick().await;
             match self.run_once().await {
-                Ok(report) if !report.is_empty() => tracing::info!(?report, "reconciled"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error.chain = %chain(e.as_ref()), "reconcile pass failed"),
+                Ok(report) => {
+                    self.state.metrics.reconciled(Some(&report.counts()));
+                    if !report.is_empty() {
+                        tracing::info!(?report, "reconciled");
+                    }
+                }
+                Err(e) => {
+                    self.state.metrics.reconciled(None);
+                    tracing::warn!(error.chain = %chain(e.as_ref()), "reconcile pass failed");
+                }
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod capacity;
 pub mod credentials;
+pub mod metrics;
 pub mod notify;
 pub mod orgs;
 pub mod pool;

@@ -54,7 +54,10 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
                     req.extensions_mut().insert(caller);
                     next.run(req).await
                 }
-                Err(e) => e.into_response(),
+                Err(e) => {
+                    state.metrics.rate_limited();
+                    e.into_response()
+                }
             };
             budget.apply(response.headers_mut());
             response

@@ -12,17 +12,19 @@ mod templates;
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::{Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
+use crate::metrics;
 use crate::request_id;
 use crate::state::AppState;
 
 /// The whole API. Middleware, outermost first: request id (so every response, errors and panics
 /// included, carries `X-Request-ID`) → trace → catch-panic → minimum body rate → body limit → (on
-/// `/v1`) auth + rate limit.
+/// matched routes) metrics → (on `/v1`) auth + rate limit.
 pub fn router(state: AppState) -> Router {
     let body_rate = state.settings.server.body_rate();
     let v1 = Router::new()
@@ -37,6 +39,11 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .merge(template_uploads::public_routes())
         .merge(v1)
+        .route("/metrics", get(metrics::serve))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::layer,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.server.max_body_bytes))

@@ -17,6 +17,7 @@ mod hostile_strings;
 mod lifecycle;
 mod lifecycle_races;
 mod listener_limits;
+mod metrics;
 mod pause_cycles;
 mod pool;
 mod rate_limit;
