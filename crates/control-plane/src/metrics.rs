@@ -93,7 +93,7 @@ impl Default for Metrics {
         let reconcile_repairs = Family::<KindLabels, Counter>::default();
         registry.register(
             "reconcile_repairs",
-            "What reconciler passes changed, by kind (destroyed, failed, stopped, finished, unpooled)",
+            "What reconciler passes changed, by kind (destroyed, failed, stopped, finished, unpooled, swept)",
             reconcile_repairs.clone(),
         );
         let leadership = Family::<KindLabels, Counter>::default();

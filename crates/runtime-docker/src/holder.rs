@@ -27,6 +27,7 @@ use crate::engine::{
     LABEL_HOLDER, LABEL_INSTANCE, LABEL_MANAGED, LABEL_NETWORK, container_name, failed,
     list_of_instance, map_err, map_transport, status_of,
 };
+use crate::holder_owner::{LABEL_OWNER, Owner};
 use crate::holder_record::HolderRecords;
 use crate::{DockerRuntime, DockerSettings};
 
@@ -71,23 +72,26 @@ pub struct Holders {
     settings: Arc<DockerSettings>,
     pools: Arc<Mutex<HashMap<String, Pool>>>,
     records: HolderRecords,
+    /// Who this process's spares belong to ([`LABEL_OWNER`]), alive while the process is.
+    owner: Arc<Owner>,
     /// Set by [`Holders::close`]: no more spares are started or kept.
     closed: Arc<AtomicBool>,
 }
 
 impl Holders {
-    /// Prepares holders on `docker`: makes the holder image if missing and removes the spare holders
-    /// of this `instance` that earlier processes left (a live process's spare may go too: its claim
-    /// then falls back). The pool of the egress network starts filling in the background.
+    /// Prepares holders on `docker`: takes an owner id, makes the holder image if missing and
+    /// removes the spare holders of this `instance` whose owners are gone (the spares of other live
+    /// processes stay). The pool of the egress network starts filling in the background.
     pub async fn open(docker: &Docker, settings: &DockerSettings) -> Result<Self, RuntimeError> {
         let holders = Self {
             docker: docker.clone(),
             settings: Arc::new(settings.clone()),
             pools: Arc::default(),
             records: HolderRecords::open(&settings.state_dir)?,
+            owner: Arc::new(Owner::take(&settings.state_dir)?),
             closed: Arc::default(),
         };
-        holders.remove_spares().await?;
+        holders.sweep().await?;
         holders.ensure_image().await?;
         holders.refill(&settings.network.name);
         Ok(holders)
@@ -115,21 +119,33 @@ impl Holders {
         Ok(())
     }
 
-    async fn remove_spares(&self) -> Result<(), RuntimeError> {
+    /// Removes the spare holders of this instance whose owner is gone (a process that crashed, or
+    /// a version without owners); the names removed.
+    pub async fn sweep(&self) -> Result<Vec<String>, RuntimeError> {
         let containers = list_of_instance(
             &self.docker,
             &self.settings.instance,
             LABEL_HOLDER.to_owned(),
         )
         .await?;
-        let spares = containers
-            .into_iter()
-            .flat_map(|c| c.names.into_iter().flatten())
-            .filter(|n| n.trim_start_matches('/').starts_with(SPARE_PREFIX));
-        for name in spares {
-            remove(&self.docker, name.trim_start_matches('/')).await?;
+        let mut swept = Vec::new();
+        for c in containers {
+            let owner = c.labels.as_ref().and_then(|l| l.get(LABEL_OWNER)).cloned();
+            let spare = c
+                .names
+                .into_iter()
+                .flatten()
+                .map(|n| n.trim_start_matches('/').to_owned())
+                .find(|n| n.starts_with(SPARE_PREFIX));
+            if let Some(name) = spare
+                && self.owner.is_gone(owner.as_deref().unwrap_or_default())
+            {
+                remove(&self.docker, &name).await?;
+                swept.push(name);
+            }
         }
-        Ok(())
+        self.owner.prune()?;
+        Ok(swept)
     }
 
     /// A running holder on `network` claimed for `sandbox_id` (replacing the one an earlier attempt
@@ -240,7 +256,10 @@ impl Holders {
     async fn start(&self, name: &str, network: &str) -> Result<(), RuntimeError> {
         let options = CreateContainerOptionsBuilder::new().name(name).build();
         self.docker
-            .create_container(Some(options), body(&self.settings, network))
+            .create_container(
+                Some(options),
+                body(&self.settings, network, self.owner.id()),
+            )
             .await
             .map_err(|e| map_err(name, e))?;
         self.docker
@@ -353,14 +372,15 @@ pub async fn remove(docker: &Docker, name: &str) -> Result<(), RuntimeError> {
     }
 }
 
-/// The create body of a holder on `network`: hardened beyond a sandbox (no capability at all,
-/// read-only root, unprivileged user, tiny memory and pids limits).
-fn body(settings: &DockerSettings, network: &str) -> ContainerCreateBody {
+/// The create body of a holder on `network`, owned by `owner` while it is a spare: hardened beyond
+/// a sandbox (no capability at all, read-only root, unprivileged user, tiny memory and pids limits).
+fn body(settings: &DockerSettings, network: &str, owner: &str) -> ContainerCreateBody {
     let memory = MEMORY_MB << 20;
     let labels = HashMap::from([
         (LABEL_MANAGED.to_owned(), "1".to_owned()),
         (LABEL_INSTANCE.to_owned(), settings.instance.clone()),
         (LABEL_HOLDER.to_owned(), network.to_owned()),
+        (LABEL_OWNER.to_owned(), owner.to_owned()),
     ]);
     let (binds, mounts) = agent_mounts(settings);
     ContainerCreateBody {
@@ -408,7 +428,7 @@ mod tests {
 
     #[test]
     fn holders_are_hardened() {
-        let body = body(&DockerSettings::default(), "net");
+        let body = body(&DockerSettings::default(), "net", "0123");
         let hc = body.host_config.unwrap();
         assert_eq!(hc.cap_drop.as_deref(), Some(&["ALL".to_owned()][..]));
         assert_eq!(hc.cap_add, None);

@@ -9,6 +9,7 @@ mod container;
 mod disk;
 mod engine;
 mod holder;
+mod holder_owner;
 mod holder_record;
 mod launch;
 mod network;
@@ -333,6 +334,10 @@ impl SandboxRuntime for DockerRuntime {
 
     async fn shutdown(&self) {
         self.holders.close().await;
+    }
+
+    async fn sweep(&self) -> Result<Vec<String>, RuntimeError> {
+        self.holders.sweep().await
     }
 
     async fn list(&self) -> Result<Vec<RuntimeStatus>, RuntimeError> {

@@ -57,4 +57,9 @@ pub trait SandboxRuntime: Send + Sync + 'static {
     /// A graceful shutdown of this process: releases what the backend keeps ready for future
     /// sandboxes (nothing by default). Sandboxes themselves keep running.
     async fn shutdown(&self) {}
+    /// Removes what processes that are gone kept ready for future sandboxes (the spare network
+    /// holders of a crashed replica; nothing by default), for the reconciler. The names removed.
+    async fn sweep(&self) -> Result<Vec<String>, RuntimeError> {
+        Ok(Vec::new())
+    }
 }

@@ -17,7 +17,9 @@
 //!    target when the runtime already shows it, else drives the runtime there ([`actions::drive`]);
 //!    a `starting` sandbox that runs is stopped and started again, so that its route points at an
 //!    address confirmed by this start;
-//! 6. drops pool rows whose sandbox vanished or exited, or that stayed `starting` too long.
+//! 6. drops pool rows whose sandbox vanished or exited, or that stayed `starting` too long;
+//! 7. removes what the runtime kept ready for processes that are gone (a crashed replica's spare
+//!    network holders: `SandboxRuntime::sweep`).
 //!
 //! Every correction is conditional on the status it read, so a request that changed the row meanwhile
 //! wins, and two reconcilers (a leadership hand-over) do no harm. There are no retries inside a pass:
@@ -87,6 +89,8 @@ pub struct Report {
     pub finished: Vec<String>,
     /// Pool rows dropped.
     pub unpooled: Vec<String>,
+    /// What the runtime kept ready for processes that are gone, removed (spare network holders).
+    pub swept: Vec<String>,
 }
 
 impl Report {
@@ -95,13 +99,14 @@ impl Report {
     }
 
     /// How many of each kind, by the names `/metrics` uses.
-    pub fn counts(&self) -> [(&'static str, usize); 5] {
+    pub fn counts(&self) -> [(&'static str, usize); 6] {
         [
             ("destroyed", self.destroyed.len()),
             ("failed", self.failed.len()),
             ("stopped", self.stopped.len()),
             ("finished", self.finished.len()),
             ("unpooled", self.unpooled.len()),
+            ("swept", self.swept.len()),
         ]
     }
 }
@@ -209,6 +214,10 @@ impl Reconciler {
                 _ => {}
             }
         }
+        report.swept = runtime
+            .sweep()
+            .await
+            .context("sweep what gone processes left")?;
         Ok(report)
     }
 

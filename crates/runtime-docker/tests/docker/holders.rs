@@ -1,6 +1,7 @@
 //! Network-namespace holders: a create claims a spare (or starts one when the spares are gone), the
 //! sandbox joins its namespace, stop/start survives a stopped or removed holder, destroy and the reconciler's
-//! view leave no holder behind, and a connect removes the spares earlier processes left.
+//! view leave no holder behind, and the spares of a process that died (not those of a live one) are
+//! swept.
 
 use std::process::Command;
 use std::time::Duration;
@@ -132,21 +133,46 @@ async fn a_create_claims_a_spare_and_joins_its_network_namespace() {
 }
 
 #[tokio::test]
-async fn a_connect_removes_left_spares_and_claims_fall_back_to_a_new_holder() {
+async fn spares_of_a_live_process_stay_those_of_a_dead_one_are_swept_and_claims_fall_back() {
     let first = runtime().await;
     let left = full_pool().await;
-    // A second process of the same instance removes the spares it finds (here: the first one's,
-    // as it would a dead process's).
+    // A second process of the same instance leaves a live process's spares alone.
     let second = runtime().await;
+    assert!(second.sweep().await.unwrap().is_empty());
+    for spare in &left {
+        assert!(inspect(spare, "{{.Id}}").is_some(), "{spare} was removed");
+    }
+    // The first process dies without its shutdown (its owner lock goes with it): the next sweep
+    // (the reconciler's, each pass) removes its spares, and only those.
+    drop(first);
+    let mut swept = Vec::new();
+    for _ in 0..600 {
+        swept.extend(second.sweep().await.unwrap());
+        if left.iter().all(|s| inspect(s, "{{.Id}}").is_none()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     for spare in &left {
         assert_eq!(inspect(spare, "{{.Id}}"), None, "{spare} is still there");
     }
-    // The first process's claims of its vanished spares fall back to a holder started inline.
+    assert_eq!(swept.len(), left.len(), "{swept:?}");
+    let first = second;
+    // Claims of spares that vanished (removed behind the process's back) fall back to a holder
+    // started inline.
+    let own = full_pool().await;
+    for spare in &own {
+        let rm = Command::new("docker")
+            .args(["rm", "-f", spare])
+            .output()
+            .unwrap();
+        assert!(rm.status.success(), "{rm:?}");
+    }
     let (spec, key, _cleanup) = spec(BASE_IMAGE);
     let id = &spec.sandbox_id;
     let sbx = first.create(&spec).await.unwrap();
     let holder_id = holder(id);
-    assert!(!left.contains(&holder_id));
+    assert!(!left.contains(&holder_id) && !own.contains(&holder_id));
     assert_eq!(bash(sbx.agent_addr, id, &key, "echo ok").await, "ok\n");
 
     // A sandbox whose container is gone but whose holder remains is listed (stopped), so the
@@ -164,10 +190,9 @@ async fn a_connect_removes_left_spares_and_claims_fall_back_to_a_new_holder() {
     let listed = first.list().await.unwrap();
     assert!(!listed.iter().any(|s| &s.sandbox_id == id));
 
-    // A graceful shutdown removes each process's own spares and starts no more.
+    // A graceful shutdown removes the process's own spares and starts no more.
     full_pool().await;
     first.shutdown().await;
-    second.shutdown().await;
     for _ in 0..600 {
         if spares().is_empty() {
             return;
