@@ -279,7 +279,10 @@ async fn finish(
                 _ => S::Error,
             };
             db::sandboxes::transition(&state.pool, id, S::Creating, to, None).await?;
-            destroy_quietly(&state, id).await;
+            // In the background: the answer must not wait for a runtime that does not answer (the
+            // reconciler removes whatever this cleanup cannot).
+            let (state, id) = (state.clone(), id.to_owned());
+            tokio::spawn(async move { destroy_quietly(&state, &id).await });
             Err(e.into())
         }
     }

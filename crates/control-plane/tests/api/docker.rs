@@ -55,7 +55,7 @@ pub async fn engine() -> DockerRuntime {
 }
 
 /// What the engine holds, by sandbox id.
-async fn engine_state(engine: &DockerRuntime) -> HashMap<String, RuntimeState> {
+pub async fn engine_state(engine: &DockerRuntime) -> HashMap<String, RuntimeState> {
     engine
         .list()
         .await
@@ -66,7 +66,7 @@ async fn engine_state(engine: &DockerRuntime) -> HashMap<String, RuntimeState> {
 }
 
 /// Every row of this database that may own a container: `(id, status)`, pool rows as `pool:…`.
-async fn owners(pool: &PgPool) -> Vec<(String, String)> {
+pub async fn owners(pool: &PgPool) -> Vec<(String, String)> {
     sqlx::query_as(
         "SELECT id, status FROM sandboxes
          UNION ALL SELECT id, 'pool:' || status FROM pool_sandboxes",
@@ -77,7 +77,7 @@ async fn owners(pool: &PgPool) -> Vec<(String, String)> {
 }
 
 /// `Ok` when Postgres and the engine agree for this database's sandboxes, else what is wrong.
-async fn agreement(pool: &PgPool, engine: &DockerRuntime) -> Result<(), String> {
+pub async fn agreement(pool: &PgPool, engine: &DockerRuntime) -> Result<(), String> {
     let held = engine_state(engine).await;
     for (id, status) in owners(pool).await {
         let has = held.contains_key(&id);
@@ -94,7 +94,7 @@ async fn agreement(pool: &PgPool, engine: &DockerRuntime) -> Result<(), String> 
     Ok(())
 }
 
-async fn create(client: &reqwest::Client, base: &str, key: &str) -> Option<Value> {
+pub async fn create(client: &reqwest::Client, base: &str, key: &str) -> Option<Value> {
     let r = client
         .post(format!("{base}/v1/sandboxes"))
         .header("x-api-key", key)

@@ -5,6 +5,7 @@ mod auth;
 mod bad_input;
 mod bench_smoke;
 mod capacity;
+mod chaos;
 mod credentials;
 mod docker;
 mod e2e;
