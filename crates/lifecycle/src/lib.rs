@@ -127,7 +127,15 @@ impl fmt::Display for SandboxStatus {
     }
 }
 
-/// A stored name that is no [`SandboxStatus`].
+/// The one of `all` whose `name` is `s`.
+fn named<T: Copy>(all: &[T], name: fn(T) -> &'static str, s: &str) -> Result<T, UnknownStatus> {
+    all.iter()
+        .copied()
+        .find(|x| name(*x) == s)
+        .ok_or_else(|| UnknownStatus(s.to_owned()))
+}
+
+/// A stored name that is no [`SandboxStatus`] (or [`PoolStatus`]).
 #[derive(Debug, thiserror::Error)]
 #[error("unknown sandbox status {0:?}")]
 pub struct UnknownStatus(pub String);
@@ -136,10 +144,7 @@ impl FromStr for SandboxStatus {
     type Err = UnknownStatus;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s)
-            .ok_or_else(|| UnknownStatus(s.to_owned()))
+        named(&Self::ALL, Self::as_str, s)
     }
 }
 
@@ -262,9 +267,6 @@ impl FromStr for PoolStatus {
     type Err = UnknownStatus;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s)
-            .ok_or_else(|| UnknownStatus(s.to_owned()))
+        named(&Self::ALL, Self::as_str, s)
     }
 }
