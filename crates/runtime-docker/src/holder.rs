@@ -42,8 +42,10 @@ const CLAIMED_PREFIX: &str = "warren-net-";
 const HOSTNAME: &str = "sandbox";
 /// Memory of a holder, MiB; it runs one sleeping process.
 const MEMORY_MB: i64 = 16;
-/// Most processes in a holder.
-const PIDS_LIMIT: i64 = 4;
+/// Most processes (threads included) in a holder. Its own process needs one, but the limit applies
+/// from `runc init` on, a Go program whose threads count too; 4 left it no margin (holder starts
+/// failed now and then under load with "cannot start a stopped process", a cause not confirmed).
+const PIDS_LIMIT: i64 = 32;
 /// An unprivileged uid:gid for the holding process.
 const USER: &str = "65534:65534";
 
@@ -166,7 +168,13 @@ impl Holders {
                 }
             }
         }
-        self.start(&name, network).await?;
+        // One retry: a holder's start failed now and then under load here ("cannot start a
+        // stopped process"), and a create should not fail for a holder.
+        if let Err(e) = self.start(&name, network).await {
+            tracing::warn!(holder = name, error = %e, "a holder did not start; once more");
+            remove(&self.docker, &name).await?;
+            self.start(&name, network).await?;
+        }
         Ok(name)
     }
 

@@ -179,8 +179,8 @@ async fn settled(
     }
 }
 
-/// After a concurrent writer changed the row: its state if that is what `action` wanted, the
-/// outcome of `action` if it is under way, else 404 (deleted) or 409.
+/// After a concurrent writer changed the row: the outcome of `action` if it is under way, else
+/// what [`outcome`] says (404 when deleted).
 async fn already(
     state: &AppState,
     org_id: i64,
@@ -194,12 +194,16 @@ async fn already(
     outcome(row, action)
 }
 
+/// The row once `action` cannot (or need not) act any more: itself if it is in the action's
+/// target; a 409 saying why when the action is not possible from where it is now (another action
+/// under way, say); else a 409 asking to retry.
 fn outcome(row: SandboxRow, action: Action) -> Result<SandboxRow, ApiError> {
-    if row.state() == action.to() {
-        Ok(row)
-    } else {
-        Err(changed_meanwhile())
+    let status = row.state();
+    if status == action.to() {
+        return Ok(row);
     }
+    action.check(status).map_err(refused)?;
+    Err(changed_meanwhile())
 }
 
 fn refused(e: lifecycle::Refused) -> ApiError {
