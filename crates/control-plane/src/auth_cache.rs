@@ -159,7 +159,9 @@ impl AuthCache {
             if cache.map.len() >= MAX_ENTRIES {
                 cache.map.clear();
             }
-            cache.map.insert(key_id.to_owned(), entry);
+            // A concurrent lookup of the same key may have cached it first, and its entry may hold
+            // a lease by now: replacing it would strand those tokens. This one's lease is spent.
+            cache.map.entry(key_id.to_owned()).or_insert(entry);
         }
         Ok(verdict)
     }
