@@ -259,19 +259,28 @@ pub fn rows() -> Vec<Row> {
             },
         ),
         code(
-            "the agent's open files cannot be reopened through /proc/1/fd",
+            "the agent's open files give user code nothing through /proc/1/fd",
             "kernel: ptrace of the agent",
             None,
-            |c| {
-                // gVisor (runsc 20221219) makes no ptrace-access check on /proc/[pid]/fd: a known gap
-                // (docs/security.md), reported without failing the suite.
-                let found = if c.gvisor { "KNOWN-GAP" } else { "ESCAPED" };
-                format!(
-                    "for n in 0 1 2 3 4 5 6 7 8 9; do\n\
-                       [ -e /proc/1/fd/$n ] || continue\n\
-                       timeout 1 head -c0 /proc/1/fd/$n 2>/dev/null && echo \"{found} opened /proc/1/fd/$n\"\n\
-                     done; true"
-                )
+            |_| {
+                // runc refuses to reopen any of them (the agent is non-dumpable). gVisor (runsc
+                // 20221219) makes no ptrace-access check on /proc/[pid]/fd; there, what reopens must
+                // give nothing user code could not open itself: a device or file it may read by its
+                // own path (/dev/urandom), or the agent's stdin at end of file (the host's
+                // /dev/null). Anything else that opens is an escape (docs/security.md).
+                "for n in $(seq 0 63); do\n\
+                   [ -e /proc/1/fd/$n ] || continue\n\
+                   timeout 1 head -c0 /proc/1/fd/$n 2>/dev/null || continue\n\
+                   target=$(readlink /proc/1/fd/$n); what=\"/proc/1/fd/$n ($target)\"\n\
+                   if [ \"${target#/}\" != \"$target\" ] && [ -r \"$target\" ]; then\n\
+                     echo \"reopens: $what, which user code may open by its path\"\n\
+                   elif [ $n = 0 ] && [ \"$(timeout 1 head -c1 /proc/1/fd/0 | wc -c)\" = 0 ]; then\n\
+                     echo \"reopens: $what, at end of file\"\n\
+                   else\n\
+                     echo \"ESCAPED opened $what\"\n\
+                   fi\n\
+                 done; true"
+                    .into()
             },
         ),
         code(
