@@ -69,6 +69,11 @@ impl SandboxStatus {
         }
     }
 
+    /// The state a stored name stands for; a name this version does not know reads as `error`.
+    pub fn stored(name: &str) -> Self {
+        name.parse().unwrap_or(S::Error)
+    }
+
     /// The status the API shows (one of the Hopx contract's).
     pub fn wire(self) -> &'static str {
         match self {
@@ -108,11 +113,8 @@ impl SandboxStatus {
 
     /// The names of the states `pick` selects, as bound to a query (`status = ANY($n)`).
     pub fn names_where(pick: fn(Self) -> bool) -> Vec<String> {
-        Self::ALL
-            .into_iter()
-            .filter(|s| pick(*s))
-            .map(|s| s.as_str().to_owned())
-            .collect()
+        let picked: Vec<Self> = Self::ALL.into_iter().filter(|s| pick(*s)).collect();
+        Self::names(&picked)
     }
 
     /// The names of `states`.

@@ -10,6 +10,12 @@ fn names_round_trip_and_are_distinct() {
     names.dedup();
     assert_eq!(names.len(), SandboxStatus::ALL.len());
     assert!("Running".parse::<SandboxStatus>().is_err());
+    assert_eq!(SandboxStatus::stored("paused"), S::Paused);
+    assert_eq!(
+        SandboxStatus::stored("hibernated"),
+        S::Error,
+        "a newer version's state"
+    );
     assert!("".parse::<SandboxStatus>().is_err());
 }
 

@@ -168,13 +168,7 @@ impl Holders {
                 }
             }
         }
-        // One retry: a holder's start failed now and then under load here ("cannot start a
-        // stopped process"), and a create should not fail for a holder.
-        if let Err(e) = self.start(&name, network).await {
-            tracing::warn!(holder = name, error = %e, "a holder did not start; once more");
-            remove(&self.docker, &name).await?;
-            self.start(&name, network).await?;
-        }
+        self.start(&name, network).await?;
         Ok(name)
     }
 
@@ -260,8 +254,19 @@ impl Holders {
         });
     }
 
-    /// Creates and starts a holder `name` on `network`.
+    /// Creates and starts a holder `name` on `network`, a second time if the first start fails: one
+    /// failed now and then under load here ("cannot start a stopped process"), and neither a create
+    /// nor the spare pool should stop for a holder.
     async fn start(&self, name: &str, network: &str) -> Result<(), RuntimeError> {
+        if let Err(e) = self.create_and_start(name, network).await {
+            tracing::warn!(holder = name, error = %e, "a holder did not start; once more");
+            remove(&self.docker, name).await?;
+            self.create_and_start(name, network).await?;
+        }
+        Ok(())
+    }
+
+    async fn create_and_start(&self, name: &str, network: &str) -> Result<(), RuntimeError> {
         let options = CreateContainerOptionsBuilder::new().name(name).build();
         self.docker
             .create_container(

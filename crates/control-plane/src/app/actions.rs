@@ -56,7 +56,7 @@ pub async fn apply(
     if !began {
         return already(state, org_id, id, action).await;
     }
-    state.routes.changed(id, action.via().as_str());
+    state.routes.changed(id, action.via());
     match drive(state, runtime.as_ref(), id, action, status).await? {
         Some(row) => Ok(row),
         None => already(state, org_id, id, action).await,
@@ -95,7 +95,7 @@ pub async fn drive(
             let to = action.to();
             let row = db::sandboxes::transition(pool, id, via, to, addr.as_deref()).await?;
             if row.is_some() {
-                state.routes.changed(id, to.as_str());
+                state.routes.changed(id, to);
             }
             Ok(row)
         }
@@ -105,7 +105,7 @@ pub async fn drive(
             if !db::reconcile::correct(pool, id, via, SandboxStatus::Error, reason).await? {
                 return Ok(None);
             }
-            state.routes.changed(id, SandboxStatus::Error.as_str());
+            state.routes.changed(id, SandboxStatus::Error);
             Err(e.into())
         }
         Err(e) => {
@@ -116,7 +116,7 @@ pub async fn drive(
             {
                 return Ok(None);
             }
-            state.routes.changed(id, back.as_str());
+            state.routes.changed(id, back);
             Err(e.into())
         }
     }
@@ -219,7 +219,7 @@ pub async fn delete(state: &AppState, org_id: i64, id: &str) -> Result<(), ApiEr
     if !ids::is_sandbox_id(id) || !db::sandboxes::mark_deleted(&state.pool, org_id, id).await? {
         return Err(ApiError::SandboxNotFound);
     }
-    state.routes.changed(id, SandboxStatus::Deleted.as_str());
+    state.routes.changed(id, SandboxStatus::Deleted);
     destroy_quietly(state, id).await;
     Ok(())
 }

@@ -110,7 +110,7 @@ pub async fn revoke_preview_links(state: &AppState, org_id: i64, id: &str) -> Re
     let (status, _) = db::credentials::bump_preview_epoch(&state.pool, org_id, sandbox_id(id)?)
         .await?
         .ok_or(ApiError::SandboxNotFound)?;
-    state.routes.changed(id, &status);
+    state.routes.changed(id, SandboxStatus::stored(&status));
     Ok(())
 }
 
@@ -137,7 +137,7 @@ pub async fn rotate(
     let current = TokenKey::from_bytes(&row.token_key).map_err(ApiError::internal)?;
     let new = TokenKey::generate();
     let until = (grace > 0).then(|| seconds_from_now(grace));
-    match row.status.parse().unwrap_or(SandboxStatus::Error) {
+    match SandboxStatus::stored(&row.status) {
         SandboxStatus::Running => {
             push_key(id, row.agent_addr.as_deref(), &current, &new, until).await?;
         }
@@ -154,7 +154,7 @@ pub async fn rotate(
     let previous = until.map(|u| (current.as_bytes(), u));
     db::credentials::set_keys(&mut tx, id, new.as_bytes(), previous).await?;
     tx.commit().await?;
-    state.routes.changed(id, &row.status);
+    state.routes.changed(id, SandboxStatus::stored(&row.status));
     tracing::info!(sandbox.id = %id, grace_seconds = grace, "token key rotated");
     let (token, expires_at) = issue_token(state, &new, id);
     Ok(Rotation {

@@ -15,8 +15,8 @@
 //! 5. finishes actions a request left half done (a row in `pausing`, `resuming`, `stopping` or
 //!    `starting` for longer than a create may take, and not under way in this process): records the
 //!    target when the runtime already shows it, else drives the runtime there ([`actions::drive`]);
-//!    a `starting` sandbox that runs is stopped and started again, so that its route points at an
-//!    address confirmed by this start;
+//!    a `starting` sandbox found running or paused is stopped and started again, so that its route
+//!    points at an address confirmed by this start;
 //! 6. drops pool rows whose sandbox vanished or exited, or that stayed `starting` too long;
 //! 7. removes what the runtime kept ready for processes that are gone (a crashed replica's spare
 //!    network holders: `SandboxRuntime::sweep`).
@@ -36,7 +36,7 @@ use runtime::RuntimeState;
 use crate::app::actions;
 use crate::app::create::{create_timeout, destroy_quietly};
 use crate::db::{self, reconcile::Owned, reconcile::Owner};
-use crate::error::chain;
+use crate::error::{ApiError, chain};
 use crate::state::AppState;
 
 /// Slack added to the create timeout before a `creating` row counts as abandoned.
@@ -226,38 +226,33 @@ impl Reconciler {
         let Some(runtime) = &self.state.runtime else {
             return;
         };
-        let via = action.via();
         let shown = match actual {
             RuntimeState::Running => S::Running,
             RuntimeState::Paused => S::Paused,
             RuntimeState::Stopped => S::Stopped,
         };
-        let result = match (action, shown) {
-            (Action::Start, S::Running) => match runtime.stop(id).await {
-                Ok(()) => actions::drive(&self.state, runtime.as_ref(), id, action, S::Stopped)
-                    .await
-                    .map(drop),
-                Err(e) => Err(e.into()),
-            },
-            (Action::Start, _) => {
-                actions::drive(&self.state, runtime.as_ref(), id, action, S::Stopped)
-                    .await
-                    .map(drop)
+        let driven: Result<_, ApiError> = if action == Action::Start {
+            // Started afresh, so that the route points at an address confirmed by this start.
+            async {
+                if shown != S::Stopped {
+                    runtime.stop(id).await?;
+                }
+                actions::drive(&self.state, runtime.as_ref(), id, action, S::Stopped).await
             }
+            .await
+        } else if shown == action.to() || shown == S::Stopped {
             // Done already, or overtaken (the processes exited): record what the runtime shows.
-            (_, s) if s == action.to() || s == S::Stopped => {
-                let reason = "finished a half-done action";
-                db::reconcile::correct(&self.state.pool, id, via, s, reason)
-                    .await
-                    .map(|_| self.state.routes.changed(id, s.as_str()))
-                    .map_err(Into::into)
+            let reason = "finished a half-done action";
+            let recorded = self.correct(id, action.via(), shown, reason, &mut report.finished);
+            if let Err(e) = recorded.await {
+                tracing::warn!(sandbox.id = %id, error.chain = %chain(&e), "could not record a half-done action; next pass");
             }
-            (_, back) => actions::drive(&self.state, runtime.as_ref(), id, action, back)
-                .await
-                .map(drop),
+            return;
+        } else {
+            actions::drive(&self.state, runtime.as_ref(), id, action, shown).await
         };
-        match result {
-            Ok(()) => {
+        match driven {
+            Ok(_) => {
                 tracing::warn!(sandbox.id = %id, action = action.verb(), "finished a half-done action");
                 report.finished.push(id.to_owned());
             }
@@ -283,7 +278,7 @@ impl Reconciler {
     ) -> Result<bool, sqlx::Error> {
         let done = db::reconcile::correct(&self.state.pool, id, from, to, reason).await?;
         if done {
-            self.state.routes.changed(id, to.as_str());
+            self.state.routes.changed(id, to);
             tracing::warn!(sandbox.id = %id, from = from.as_str(), to = to.as_str(), reason, "reconciled a sandbox");
             into.push(id.to_owned());
         }

@@ -30,7 +30,7 @@ impl Owner {
         let pooled = self.pooled.then(|| self.status.parse().ok()).flatten();
         match pooled {
             Some(p) => Owned::Pooled(p),
-            None => Owned::Sandbox(self.status.parse().unwrap_or(SandboxStatus::Error)),
+            None => Owned::Sandbox(SandboxStatus::stored(&self.status)),
         }
     }
 }

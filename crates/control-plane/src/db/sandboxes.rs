@@ -30,7 +30,7 @@ pub struct SandboxRow {
 impl SandboxRow {
     /// The row's state (a name this version does not know reads as `error`).
     pub fn state(&self) -> SandboxStatus {
-        self.status.parse().unwrap_or(SandboxStatus::Error)
+        SandboxStatus::stored(&self.status)
     }
 }
 

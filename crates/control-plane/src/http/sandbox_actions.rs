@@ -7,7 +7,6 @@ use api_types::control::{SandboxStatusChange, SetTimeout, TimeoutSet, TokenRefre
 use axum::extract::State;
 use axum::routing::{post, put};
 use axum::{Json, Router};
-
 use lifecycle::Action;
 
 use crate::app::actions;

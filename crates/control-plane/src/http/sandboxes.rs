@@ -63,15 +63,18 @@ async fn list(
             "limit must be between 1 and {MAX_LIMIT}"
         )));
     }
-    let status = q.status.as_deref().filter(|s| !s.is_empty());
-    let states = status.map(SandboxStatus::shown_as);
-    if let (Some(s), Some(states)) = (status, &states)
-        && (states.is_empty() || s == SandboxStatus::Deleted.wire())
-    {
-        return Err(ApiError::InvalidRequest(format!(
-            "unknown status filter {s:?}"
-        )));
-    }
+    let states = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => {
+            let states = SandboxStatus::shown_as(s);
+            if states.is_empty() || states.contains(&SandboxStatus::Deleted) {
+                return Err(ApiError::InvalidRequest(format!(
+                    "unknown status filter {s:?}"
+                )));
+            }
+            Some(states)
+        }
+    };
     let cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
         None => None,
         Some(c) => Some(

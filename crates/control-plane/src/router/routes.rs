@@ -133,13 +133,13 @@ impl Routes {
     /// Sandbox `id` now has `status`: its route is dropped (and its tunnels closed unless it runs).
     /// Called for every notification, and directly by this replica's own actions so that its next
     /// request already sees the change.
-    pub fn changed(&self, id: &str, status: &str) {
+    pub fn changed(&self, id: &str, status: SandboxStatus) {
         {
             let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
             cache.map.remove(id);
             cache.epoch += 1;
         }
-        if !status.parse().is_ok_and(SandboxStatus::routable) {
+        if !status.routable() {
             // No receiver is fine: no tunnel is open.
             let _ = self.stopped.send(Arc::from(id));
         }
@@ -168,7 +168,7 @@ impl crate::db::notify::Subscriber for Routes {
 
     fn notified(&self, payload: &str) {
         let (id, status) = payload.split_once(':').unwrap_or((payload, ""));
-        self.changed(id, status);
+        self.changed(id, SandboxStatus::stored(status));
     }
 }
 
@@ -177,7 +177,7 @@ impl Route {
         let Some(row) = row else {
             return Self::NotFound;
         };
-        let status = row.status.parse().unwrap_or(SandboxStatus::Error);
+        let status = SandboxStatus::stored(&row.status);
         if !status.routable() {
             return Self::NotRunning(status);
         }

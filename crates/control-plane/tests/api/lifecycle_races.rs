@@ -152,6 +152,10 @@ async fn actions_a_dead_server_left_half_done_are_finished_by_the_reconciler() {
     // starting, the runtime running with an unconfirmed address: stopped and started again.
     let starting = sandbox(&app).await;
     left_in(&app, &starting, "starting").await;
+    // starting, the runtime paused: likewise stopped and started again.
+    let starting_paused = sandbox(&app).await;
+    assert_eq!(act(&app, &starting_paused, "pause").await.0, 200);
+    left_in(&app, &starting_paused, "starting").await;
     let before = app.runtime.calls().len();
 
     let report = reconcile(&app).await;
@@ -162,6 +166,7 @@ async fn actions_a_dead_server_left_half_done_are_finished_by_the_reconciler() {
         resuming.clone(),
         stopping.clone(),
         starting.clone(),
+        starting_paused.clone(),
     ];
     expected.sort();
     assert_eq!(finished, expected, "{report:?}");
@@ -170,6 +175,7 @@ async fn actions_a_dead_server_left_half_done_are_finished_by_the_reconciler() {
         (&resuming, "running", RuntimeState::Running),
         (&stopping, "stopped", RuntimeState::Stopped),
         (&starting, "running", RuntimeState::Running),
+        (&starting_paused, "running", RuntimeState::Running),
     ] {
         assert_eq!(stored(&app, id).await, status, "{id}");
         assert_eq!(app.runtime.state_of(id), Some(shown), "{id}");
@@ -178,19 +184,16 @@ async fn actions_a_dead_server_left_half_done_are_finished_by_the_reconciler() {
     assert_eq!(count(&calls, &FakeCall::Pause(pausing.clone())), 1);
     assert_eq!(count(&calls, &FakeCall::Resume(resuming.clone())), 0);
     assert_eq!(count(&calls, &FakeCall::Stop(stopping.clone())), 1);
-    let restart: Vec<&FakeCall> = calls
-        .iter()
-        .filter(|c| {
-            **c == FakeCall::Stop(starting.clone()) || **c == FakeCall::Start(starting.clone())
-        })
-        .collect();
-    assert_eq!(
-        restart,
-        [
-            &FakeCall::Stop(starting.clone()),
-            &FakeCall::Start(starting.clone())
-        ]
-    );
+    for id in [&starting, &starting_paused] {
+        let restart: Vec<&FakeCall> = calls
+            .iter()
+            .filter(|c| **c == FakeCall::Stop(id.clone()) || **c == FakeCall::Start(id.clone()))
+            .collect();
+        assert_eq!(
+            restart,
+            [&FakeCall::Stop(id.clone()), &FakeCall::Start(id.clone())]
+        );
+    }
     assert!(
         reconcile(&app).await.is_empty(),
         "the next pass has nothing to do"
