@@ -14,7 +14,7 @@ COPY crates crates
 COPY migrations migrations
 COPY docker docker
 # SQLX_OFFLINE=true (from .cargo/config.toml): the queries are checked against the committed .sqlx/.
-RUN cargo build --release --locked -p control-plane --bin warren \
+RUN cargo build --release --locked -p warren --bin warren \
  && RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked -p agent \
       --bin warren-agent --target x86_64-unknown-linux-gnu
 

@@ -1,6 +1,6 @@
 # The `warren` runtime image from the host's release build (the path these machines test: no Rust
 # image can be pulled here). Build the binary first, from the repository root:
-#   cargo build --release --locked -p control-plane --bin warren
+#   cargo build --release --locked -p warren --bin warren
 #   docker build -f docker/warren.Dockerfile -t warren/warren:latest .
 # Where a registry is reachable, docker/warren-source.Dockerfile builds it from source instead.
 # Holds no secret: the database URL and every other setting come from the environment at run time.

@@ -33,7 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release --locked -p control-plane --bin warren -p bench --bin warren-bench
+cargo build --release --locked -p warren --bin warren -p bench --bin warren-bench
 # The agent of this tree: an installed one may be older than the `warren` just built.
 WARREN_DOCKER__AGENT_BINARY=$(realpath "$(scripts/build-agent.sh | tail -1)")
 export WARREN_DOCKER__AGENT_BINARY

@@ -48,10 +48,10 @@ step "engine, sandbox disk and base image ready"
 
 agent_target=x86_64-unknown-linux-gnu
 if [ "$profile" = release ]; then
-  cargo build --release --locked -p control-plane --bin warren
+  cargo build --release --locked -p warren --bin warren
   scripts/build-agent.sh >/dev/null
 else
-  cargo build --locked -p control-plane --bin warren
+  cargo build --locked -p warren --bin warren
   # The same build as test-support's static agent (crates/test-support/src/docker.rs): cached.
   RUSTFLAGS="-C target-feature=+crt-static" \
     cargo build --locked -p agent --bin warren-agent --target "$agent_target"

@@ -22,7 +22,7 @@ if [ -z "${WARREN_DATABASE__URL:-}" ] && ! command -v initdb >/dev/null &&
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
 fi
 
-cargo build --release --locked -p control-plane --bin warren
+cargo build --release --locked -p warren --bin warren
 agent=$(scripts/build-agent.sh | tail -1)
 install -D -m 0755 target/release/warren target/run/warren
 install -D -m 0755 "$agent" target/run/warren-agent

@@ -61,7 +61,7 @@ if [ "$want_rust" = 1 ]; then
 fi
 
 if [ "$want_python" = 1 ]; then
-  cargo build --locked -p agent -p control-plane
+  cargo build --locked -p agent -p warren
   # tests/control_sdk is driven by the Rust test `sdk::official_python_sdk`, which starts the server.
   WARREN_AGENT_BIN="${WARREN_AGENT_BIN:-$PWD/target/debug/warren-agent}" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/agent_sdk

@@ -2,7 +2,7 @@
 //! label (with an optional port) directly below the domain, which parses back to the same target.
 #![no_main]
 
-use control_plane::router::host::{Target, parse};
+use router::host::{Target, parse};
 use libfuzzer_sys::fuzz_target;
 
 const DOMAIN: &str = "sandbox.localhost";

@@ -2,7 +2,7 @@
 //! accepted spec has one instruction per line, each one Warren writes (nothing a value injects).
 #![no_main]
 
-use control_plane::templates::spec::BuildRequest;
+use template_spec::BuildRequest;
 use libfuzzer_sys::fuzz_target;
 
 const INSTRUCTIONS: &[&str] = &[

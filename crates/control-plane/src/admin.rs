@@ -3,8 +3,8 @@
 
 use sqlx::PgPool;
 
-use crate::db::{self, api_keys::ApiKey, orgs::Org};
-use crate::keys;
+use api_keys as keys;
+use db::{self, api_keys::ApiKey, orgs::Org};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {

@@ -1,7 +1,7 @@
 //! API keys checked and rate-limit tokens spent in process, so that most requests cost no database
 //! round trip.
 //!
-//! A key that Postgres accepted ([`crate::db::auth`]) is kept for `limits.auth_cache_ms` together with
+//! A key that Postgres accepted ([`db::auth`]) is kept for `limits.auth_cache_ms` together with
 //! a lease of tokens taken from its organization's shared bucket; requests spend the lease in memory
 //! and the presented secret is compared with the cached hash in constant time. When the lease is spent
 //! or the entry is older than the TTL, one task per key runs the statement again: it re-checks the
@@ -23,10 +23,10 @@ use sqlx::PgPool;
 use subtle::ConstantTimeEq;
 use tokio::sync::{broadcast, watch};
 
-use crate::config::LimitSettings;
-use crate::db;
-use crate::error::ApiError;
-use crate::keys;
+use settings::LimitSettings;
+
+use api_error::ApiError;
+use api_keys as keys;
 
 /// The `NOTIFY` channel of the triggers in `migrations/*_auth_cache.up.sql`.
 pub const CHANNEL: &str = "warren_auth";
@@ -257,7 +257,7 @@ impl AuthCache {
     }
 }
 
-impl crate::db::notify::Subscriber for AuthCache {
+impl db::notify::Subscriber for AuthCache {
     const CHANNEL: &'static str = CHANNEL;
     const MEANWHILE: &'static str = "keys are checked in Postgres on every request until then";
 

@@ -5,7 +5,7 @@
 use secrecy::{ExposeSecret as _, SecretString};
 use sqlx::PgPool;
 
-use crate::{db, keys};
+use api_keys as keys;
 
 /// What the bootstrap found or did.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,32 +1,19 @@
-//! The Warren control plane: organizations and API keys, per-organization rate limits and sandbox caps
-//! kept in Postgres (shared by every replica), and the sandbox and template lifecycle API of
-//! `shared/api/CONTRACT.md` §2. The `warren` binary (`src/main.rs`) is a thin shell over [`cli`].
+//! The Warren control plane's HTTP API: organizations and API keys, per-organization rate limits
+//! and sandbox caps kept in Postgres (shared by every replica), and the sandbox and template
+//! lifecycle API of `shared/api/CONTRACT.md` §2.
 //!
-//! Layout: [`http`] (routes, extractors, auth middleware) → [`app`] (lifecycle rules, transaction
-//! boundaries, the reaper) → [`db`] (one module per table group), with sandboxes driven through the
-//! [`runtime::SandboxRuntime`] trait. [`router`] serves the sandboxes' own hosts on the same port. Errors go through [`error::ApiError`], the one place that maps
-//! them to status codes and stable codes.
+//! Layout: [`http`] (routes, extractors, the auth middleware and its [`auth_cache`]) calls the
+//! `scheduler` crate (lifecycle rules, transaction boundaries, background work) and the
+//! `template_builder` crate, which call the `db` crate, with sandboxes driven through the
+//! [`runtime::SandboxRuntime`] trait: this crate links no runtime backend. [`startup`] wires it all
+//! behind the `router` crate, which serves the sandboxes' own hosts on the same port. Errors go
+//! through `api_error::ApiError`, the one place that maps them to status codes and stable codes.
+//! The `warren` crate is the binary.
 
 pub mod admin;
-pub mod app;
 pub mod auth_cache;
 pub mod bootstrap;
-pub mod cli;
-pub mod config;
-pub mod cursor;
-pub mod db;
-pub mod embedded;
-pub mod error;
 pub mod http;
-pub mod ids;
-pub mod images;
-pub mod keys;
 pub mod metrics;
-pub mod request_id;
-pub mod router;
-pub mod serve;
 pub mod startup;
 pub mod state;
-pub mod telemetry;
-pub mod templates;
-pub mod views;

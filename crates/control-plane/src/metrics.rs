@@ -21,7 +21,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::error::ApiError;
+use api_error::ApiError;
+use scheduler::metrics::SchedulerMetrics;
+
 use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -42,27 +44,21 @@ pub struct StateLabels {
     pub state: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct KindLabels {
-    pub kind: String,
-}
-
 /// Every metric of one process.
 pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     rate_limited: Counter,
-    reconcile_passes: Family<KindLabels, Counter>,
-    reconcile_repairs: Family<KindLabels, Counter>,
-    leadership: Family<KindLabels, Counter>,
     sandboxes: Family<StateLabels, Gauge>,
     pooled: Family<StateLabels, Gauge>,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
+impl Metrics {
+    /// This process's metrics, with the scheduler's counters registered beside the API's.
+    pub fn new(scheduler: &SchedulerMetrics) -> Self {
         let mut registry = Registry::with_prefix("warren");
+        scheduler.register(&mut registry);
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
             "http_requests",
@@ -84,24 +80,6 @@ impl Default for Metrics {
             "Requests refused with 429 by an organization's rate limit",
             rate_limited.clone(),
         );
-        let reconcile_passes = Family::<KindLabels, Counter>::default();
-        registry.register(
-            "reconcile_passes",
-            "Reconciler passes on this replica, by outcome (ok, failed)",
-            reconcile_passes.clone(),
-        );
-        let reconcile_repairs = Family::<KindLabels, Counter>::default();
-        registry.register(
-            "reconcile_repairs",
-            "What reconciler passes changed, by kind (destroyed, failed, stopped, finished, unpooled, swept)",
-            reconcile_repairs.clone(),
-        );
-        let leadership = Family::<KindLabels, Counter>::default();
-        registry.register(
-            "leader_changes",
-            "Leadership events of this replica (acquired, lock_lost, task_ended)",
-            leadership.clone(),
-        );
         let sandboxes = Family::<StateLabels, Gauge>::default();
         registry.register(
             "sandboxes",
@@ -119,39 +97,18 @@ impl Default for Metrics {
             requests,
             latency,
             rate_limited,
-            reconcile_passes,
-            reconcile_repairs,
-            leadership,
             sandboxes,
             pooled,
         }
     }
-}
 
-impl Metrics {
     pub fn rate_limited(&self) {
         self.rate_limited.inc();
     }
 
-    /// One reconciler pass: its outcome and, when it ran, how many of each kind it repaired.
-    pub fn reconciled(&self, repairs: Option<&[(&str, usize)]>) {
-        let outcome = if repairs.is_some() { "ok" } else { "failed" };
-        self.reconcile_passes.get_or_create(&kind(outcome)).inc();
-        for (name, n) in repairs.unwrap_or_default() {
-            self.reconcile_repairs
-                .get_or_create(&kind(name))
-                .inc_by(*n as u64);
-        }
-    }
-
-    /// A leadership event of this replica.
-    pub fn leadership(&self, event: &str) {
-        self.leadership.get_or_create(&kind(event)).inc();
-    }
-
     /// The text exposition, with the database gauges read now.
     async fn render(&self, pool: &sqlx::PgPool) -> Result<String, ApiError> {
-        let counts = crate::db::metrics::states(pool).await?;
+        let counts = db::metrics::states(pool).await?;
         self.sandboxes.clear();
         self.pooled.clear();
         for c in counts {
@@ -167,12 +124,6 @@ impl Metrics {
         let mut out = String::new();
         encode(&mut out, &self.registry).map_err(ApiError::internal)?;
         Ok(out)
-    }
-}
-
-fn kind(name: &str) -> KindLabels {
-    KindLabels {
-        kind: name.to_owned(),
     }
 }
 
@@ -222,19 +173,15 @@ mod tests {
 
     #[test]
     fn counters_encode_with_their_labels_and_no_more() {
-        let m = Metrics::default();
+        let scheduler = SchedulerMetrics::default();
+        let m = Metrics::new(&scheduler);
         m.rate_limited();
-        m.reconciled(Some(&[("destroyed", 2), ("finished", 0)]));
-        m.reconciled(None);
-        m.leadership("acquired");
+        scheduler.reconciled(None);
         let mut out = String::new();
         encode(&mut out, &m.registry).unwrap();
         for line in [
             "warren_rate_limit_rejections_total 1",
-            "warren_reconcile_passes_total{kind=\"ok\"} 1",
             "warren_reconcile_passes_total{kind=\"failed\"} 1",
-            "warren_reconcile_repairs_total{kind=\"destroyed\"} 2",
-            "warren_leader_changes_total{kind=\"acquired\"} 1",
         ] {
             assert!(out.lines().any(|l| l == line), "{line} missing in:\n{out}");
         }

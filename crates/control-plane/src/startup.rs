@@ -1,60 +1,34 @@
 //! Building and running the server: [`Application::build`] binds the listener (port 0 allowed) and
-//! wires state; [`Application::run_until_stopped`] serves until SIGINT/SIGTERM.
+//! wires state; [`Application::run_until_stopped`] serves until SIGINT/SIGTERM. The runtime is the
+//! caller's (the `warren` binary picks the backend), so this crate links none.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use runtime::{RuntimeError, SandboxRuntime};
-use runtime_docker::DockerRuntime;
+use router::routes::Routes;
+use router::{MakeDispatch, Proxy};
+use runtime::SandboxRuntime;
+use scheduler::capacity::Capacity;
+use scheduler::leader;
+use scheduler::pool::PoolRefill;
+use scheduler::reaper::Reaper;
+use scheduler::reconcile::Reconciler;
+use scheduler::{Parts, Scheduler};
+use settings::{RouterMode, RuntimeKind, Settings};
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 
-use crate::app::capacity::Capacity;
-use crate::app::lazy_docker::LazyDocker;
-use crate::app::leader;
-use crate::app::pool::PoolRefill;
-use crate::app::reaper::Reaper;
-use crate::app::reconcile::Reconciler;
 use crate::auth_cache::AuthCache;
-use crate::config::{RuntimeKind, Settings};
-use crate::db;
-use crate::router::routes::Routes;
+use crate::http;
+use crate::metrics::Metrics;
 use crate::state::{AppInner, AppState};
 
 pub struct Application {
     listener: TcpListener,
     state: AppState,
     background_tasks: bool,
-}
-
-/// The runtime `runtime.kind` names. With `docker`, an engine that does not answer does not stop
-/// the server: it serves, and runtime calls answer 503 `RUNTIME_UNAVAILABLE` until the engine is back
-/// ([`LazyDocker`]). Any other failure to prepare the backend (say, no agent binary) stops startup.
-pub async fn runtime_from_settings(
-    settings: &Settings,
-) -> anyhow::Result<Option<Arc<dyn SandboxRuntime>>> {
-    match settings.runtime.kind {
-        RuntimeKind::None => {
-            tracing::warn!(
-                "no sandbox runtime configured (runtime.kind = \"none\"): the API serves, but \
-                 creating a sandbox answers 503 RUNTIME_UNAVAILABLE"
-            );
-            Ok(None)
-        }
-        RuntimeKind::Docker => match DockerRuntime::connect(&settings.docker).await {
-            Ok(docker) => Ok(Some(Arc::new(docker))),
-            Err(RuntimeError::Unavailable(e)) => {
-                tracing::warn!(
-                    docker.socket = %settings.docker.socket,
-                    error.chain = %crate::error::chain(e.as_ref()),
-                    "the Docker engine does not answer; serving anyway (sandbox operations answer \
-                     503 RUNTIME_UNAVAILABLE until it does)"
-                );
-                Ok(Some(Arc::new(LazyDocker::new(settings.docker.clone()))))
-            }
-            Err(e) => Err(anyhow::Error::new(e).context("cannot prepare the Docker runtime")),
-        },
-    }
 }
 
 impl Application {
@@ -71,18 +45,26 @@ impl Application {
         let pool_for_routes = pool.clone();
         let route_ttl = Duration::from_secs(u64::from(settings.router.cache_ttl_seconds));
         let max_token_lifetime = i64::from(settings.sandboxes.max_token_lifetime_seconds);
-        let state = AppState(Arc::new(AppInner {
+        let scheduler = Scheduler(Arc::new(Parts {
             pool,
             runtime,
             capacity: Capacity::from_settings(&settings.capacity, disk_pool(&settings)),
-            builds: crate::templates::Builds::new(&settings),
-            auth_cache: Arc::new(AuthCache::new(pool_for_routes.clone(), &settings.limits)),
             settings,
             listen_port,
             in_flight: Default::default(),
             leader: Default::default(),
             metrics: Default::default(),
-            routes: Arc::new(Routes::new(pool_for_routes, route_ttl, max_token_lifetime)),
+            routes: Arc::new(Routes::new(
+                pool_for_routes.clone(),
+                route_ttl,
+                max_token_lifetime,
+            )),
+        }));
+        let state = AppState(Arc::new(AppInner {
+            builds: template_builder::Builds::new(&scheduler.settings),
+            auth_cache: Arc::new(AuthCache::new(pool_for_routes, &scheduler.settings.limits)),
+            metrics: Metrics::new(&scheduler.metrics),
+            scheduler,
         }));
         Ok(Self {
             listener,
@@ -107,15 +89,15 @@ impl Application {
     }
 
     pub fn reaper(&self) -> Reaper {
-        Reaper::new(self.state.clone())
+        Reaper::new(self.state.scheduler.clone())
     }
 
     pub fn reconciler(&self) -> Reconciler {
-        Reconciler::new(self.state.clone())
+        Reconciler::new(self.state.scheduler.clone())
     }
 
     pub fn pool_refill(&self) -> PoolRefill {
-        PoolRefill::new(self.state.clone())
+        PoolRefill::new(self.state.scheduler.clone())
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -123,16 +105,19 @@ impl Application {
             .background_tasks
             .then(|| tokio::spawn(self.reaper().run_forever()));
         // Aborted when this future ends or is dropped: leadership must not outlive the server.
-        let _leader = (self.background_tasks && self.state.runtime.is_some())
-            .then(|| AbortOnDrop(tokio::spawn(leader::run_forever(self.state.clone()))));
+        let _leader = (self.background_tasks && self.state.runtime.is_some()).then(|| {
+            AbortOnDrop(tokio::spawn(leader::run_forever(
+                self.state.scheduler.clone(),
+            )))
+        });
         tracing::info!(port = self.port(), "warren control plane listening");
-        let _auth_listener = AbortOnDrop(tokio::spawn(crate::db::notify::follow(
+        let _auth_listener = AbortOnDrop(tokio::spawn(db::notify::follow(
             self.state.pool.clone(),
             self.state.auth_cache.clone(),
         )));
         let runtime = self.state.runtime.clone();
         let limits = listener_limits(&self.state.settings);
-        let (service, route_listener) = crate::router::service(self.state);
+        let (service, route_listener) = service(self.state);
         let _route_listener = route_listener.map(AbortOnDrop);
         let served = listener::serve(
             self.listener,
@@ -152,6 +137,25 @@ impl Application {
 }
 
 /// The timeouts and caps of the one listener (API and router), from `[server]`.
+/// The service `warren serve` runs for `state`, and the task that keeps its route cache current
+/// (to abort when serving ends), as `router.mode` says.
+pub fn service(state: AppState) -> (MakeDispatch, Option<JoinHandle<()>>) {
+    let settings = &state.settings.router;
+    let api = match settings.mode {
+        RouterMode::Router => http::health_router(state.clone()),
+        RouterMode::Both | RouterMode::Api => http::router(state.clone()),
+    };
+    if settings.mode == RouterMode::Api {
+        return (MakeDispatch::new(None, api), None);
+    }
+    let routes = state.routes.clone();
+    let listening = db::notify::follow(state.pool.clone(), routes.clone())
+        .instrument(tracing::info_span!("route_changes"));
+    let listener = tokio::spawn(listening);
+    let proxy = Arc::new(Proxy::new(routes, settings));
+    (MakeDispatch::new(Some(proxy), api), Some(listener))
+}
+
 fn listener_limits(settings: &Settings) -> listener::Limits {
     let s = &settings.server;
     let body = api_types::error::ControlErrorBody::new(
@@ -165,7 +169,7 @@ fn listener_limits(settings: &Settings) -> listener::Limits {
         idle_timeout: Duration::from_secs(s.idle_timeout_seconds.into()),
         max_connections: s.max_connections as usize,
         refusal: listener::refusal(
-            http::StatusCode::SERVICE_UNAVAILABLE,
+            ::http::StatusCode::SERVICE_UNAVAILABLE,
             &serde_json::to_vec(&body).unwrap_or_default(),
         ),
     }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use runtime::{Resources, RuntimeError};
 
 use crate::engine::failed;
-use crate::settings::{DockerSettings, Headroom};
+use runtime::{DockerSettings, Headroom};
 
 /// Where the `user` cgroups appear inside a sandbox: `pids/` and `memory/`, root-only.
 pub const MOUNT_DIR: &str = "/.warren/cgroup";
@@ -30,28 +30,6 @@ const CFS_PERIOD_US: u64 = 100_000;
 const USER: &str = "user";
 /// Tries, 50 ms apart, to remove a cgroup whose last processes are still exiting.
 const REMOVE_TRIES: usize = 40;
-
-impl Headroom {
-    /// The limit of user processes under a sandbox limit of `total`.
-    fn below(total: u64, min: u64, percent: u32) -> u64 {
-        let margin = min.max(total * u64::from(percent) / 100);
-        total.saturating_sub(margin).max(1)
-    }
-
-    /// Processes user code may have at once, in a sandbox of `pids` processes.
-    pub fn user_pids(&self, pids: u64) -> u64 {
-        Self::below(pids, u64::from(self.pids_min), self.pids_percent)
-    }
-
-    /// Bytes of memory user code may use, in a sandbox of `memory` bytes.
-    pub fn user_memory(&self, memory: u64) -> u64 {
-        Self::below(
-            memory,
-            u64::from(self.memory_min_mb) << 20,
-            self.memory_percent,
-        )
-    }
-}
 
 /// The cgroups to use, when the engine puts containers in cgroup v1 hierarchies it manages itself
 /// (the `cgroupfs` driver) and `cgroup_root` is set and writable.

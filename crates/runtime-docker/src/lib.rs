@@ -11,13 +11,14 @@ mod engine;
 mod holder;
 mod holder_owner;
 mod holder_record;
+mod images;
 mod launch;
 mod network;
 mod secrets;
-mod settings;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use api_types::agent::ConfigureRequest;
@@ -25,8 +26,8 @@ use async_trait::async_trait;
 use bollard::Docker;
 use bollard::query_parameters::StopContainerOptionsBuilder;
 use runtime::{
-    PooledSandbox, PooledSpec, RuntimeError, RuntimeSandbox, RuntimeState, RuntimeStatus,
-    SandboxRuntime, SandboxSpec,
+    ImageBuilder, PooledSandbox, PooledSpec, RuntimeError, RuntimeSandbox, RuntimeState,
+    RuntimeStatus, SandboxRuntime, SandboxSpec,
 };
 
 use crate::cgroup::Cgroups;
@@ -40,7 +41,8 @@ use crate::engine::{
 use crate::holder::Holders;
 use crate::secrets::SecretStore;
 
-pub use settings::{DockerSettings, Headroom, NetworkSettings};
+pub use images::DockerImages;
+pub use runtime::{DockerSettings, Headroom, NetworkSettings};
 
 /// Seconds the first call to the engine may take: an engine that does not answer fails `connect`
 /// quickly, whatever `engine_timeout_seconds` allows later calls.
@@ -60,6 +62,8 @@ pub struct DockerRuntime {
     /// The sandboxes' cgroup parents and user cgroups, where the engine allows them.
     cgroups: Option<Cgroups>,
     http: reqwest::Client,
+    /// Template images, on the same engine.
+    images: Arc<DockerImages>,
 }
 
 /// Fails unless the agent sandboxes mount exists: the volume `agent_volume`, else the file
@@ -131,6 +135,7 @@ impl DockerRuntime {
             secrets: SecretStore::open(&settings.state_dir)?,
             cgroups,
             http: agent::client()?,
+            images: Arc::new(DockerImages::new(&settings.socket)?),
         })
     }
 
@@ -338,6 +343,10 @@ impl SandboxRuntime for DockerRuntime {
 
     async fn sweep(&self) -> Result<Vec<String>, RuntimeError> {
         self.holders.sweep().await
+    }
+
+    fn images(&self) -> Option<Arc<dyn ImageBuilder>> {
+        Some(self.images.clone())
     }
 
     async fn list(&self) -> Result<Vec<RuntimeStatus>, RuntimeError> {

@@ -11,7 +11,7 @@ use runtime::RuntimeError;
 use tokio::process::Command;
 
 use crate::engine::{LABEL_MANAGED, failed, map_transport, status_of};
-use crate::settings::NetworkSettings;
+use runtime::NetworkSettings;
 
 /// Prefix of every sandbox bridge; the firewall rules match `wsbx+`.
 pub const BRIDGE_PREFIX: &str = "wsbx";

@@ -6,6 +6,8 @@
 //! the sandbox id, and [`SandboxRuntime::list`] reports what the backend holds so a reconciler can
 //! compare it with the database.
 
+mod docker_settings;
+mod images;
 mod spec;
 
 #[cfg(feature = "fake")]
@@ -13,6 +15,8 @@ pub mod fake;
 
 use async_trait::async_trait;
 
+pub use docker_settings::{DockerSettings, Headroom, NetworkSettings};
+pub use images::{BuildEvent, ImageBuild, ImageBuilder, RegistryLogin};
 pub use spec::{
     Isolation, PooledSandbox, PooledSpec, Resources, RuntimeError, RuntimeSandbox, RuntimeState,
     RuntimeStatus, SandboxSpec, UnknownIsolation,
@@ -61,5 +65,10 @@ pub trait SandboxRuntime: Send + Sync + 'static {
     /// holders of a crashed replica; nothing by default), for the reconciler. The names removed.
     async fn sweep(&self) -> Result<Vec<String>, RuntimeError> {
         Ok(Vec::new())
+    }
+    /// What builds and removes the images sandboxes run from (template builds), where the
+    /// backend has one.
+    fn images(&self) -> Option<std::sync::Arc<dyn ImageBuilder>> {
+        None
     }
 }

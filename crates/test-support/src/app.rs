@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use control_plane::app::reaper::Reaper;
-use control_plane::config::Settings;
 use control_plane::startup::Application;
 use control_plane::state::AppState;
 use reqwest::{Client, Method, RequestBuilder, Response};
 use runtime::fake::FakeRuntime;
+use scheduler::reaper::Reaper;
 use secrecy::SecretString;
 use serde_json::Value;
+use settings::Settings;
 use sqlx::PgPool;
 
 use crate::postgres::{TestDatabase, test_database};

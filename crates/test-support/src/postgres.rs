@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
-use control_plane::embedded::postgres as embedded;
+use embedded_postgres::postgres as embedded;
 use nix::fcntl::{Flock, FlockArg};
 use nix::unistd::{User, chown};
 use sha2::{Digest, Sha256};
@@ -104,7 +104,7 @@ fn setup() -> anyhow::Result<Shared> {
 /// Hash of the migrations, so a changed schema gets a new template.
 fn migrations_hash() -> String {
     let mut h = Sha256::new();
-    for m in control_plane::db::MIGRATOR.iter() {
+    for m in db::MIGRATOR.iter() {
         h.update(m.version.to_le_bytes());
         h.update(&*m.checksum);
     }
@@ -133,7 +133,7 @@ async fn ensure_template(admin_url: &str) -> anyhow::Result<String> {
             .execute(format!(r#"CREATE DATABASE "{tmp}""#).as_str())
             .await?;
         let mut conn = PgConnection::connect(&with_database(admin_url, &tmp)).await?;
-        control_plane::db::MIGRATOR.run(&mut conn).await?;
+        db::MIGRATOR.run(&mut conn).await?;
         conn.close().await?;
         admin
             .execute(format!(r#"ALTER DATABASE "{tmp}" RENAME TO "{template}""#).as_str())

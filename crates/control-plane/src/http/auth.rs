@@ -9,10 +9,10 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use http::{HeaderMap, HeaderValue, header};
 
-use crate::error::ApiError;
 use crate::http::extract::Caller;
-use crate::keys;
 use crate::state::AppState;
+use api_error::ApiError;
+use api_keys as keys;
 
 /// The key from `X-API-Key`, else from `Authorization: Bearer`.
 fn presented_key(headers: &HeaderMap) -> Option<&str> {

@@ -11,11 +11,11 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 
-use crate::app::credentials::{self, Rotation};
-use crate::error::ApiError;
 use crate::http::extract::{ApiPath, Caller, JsonBody};
-use crate::request_id;
 use crate::state::AppState;
+use api_error::ApiError;
+use api_error::request_id;
+use scheduler::credentials::{self, Rotation};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -11,7 +11,7 @@ use http::StatusCode;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use api_error::ApiError;
 
 /// A JSON body, parsed whatever the `Content-Type`. An empty body reads as `{}`; malformed JSON
 /// (non-UTF-8 included) is `INVALID_JSON`, well-formed JSON of the wrong shape `INVALID_REQUEST`,

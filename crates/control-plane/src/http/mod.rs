@@ -17,10 +17,10 @@ use axum::{Router, middleware};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::error::ApiError;
 use crate::metrics;
-use crate::request_id;
 use crate::state::AppState;
+use api_error::ApiError;
+use api_error::request_id;
 
 /// The whole API. Middleware, outermost first: request id (so every response, errors and panics
 /// included, carries `X-Request-ID`) → trace → catch-panic → minimum body rate → body limit → (on

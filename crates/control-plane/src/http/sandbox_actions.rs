@@ -9,11 +9,11 @@ use axum::routing::{post, put};
 use axum::{Json, Router};
 use lifecycle::Action;
 
-use crate::app::actions;
-use crate::error::ApiError;
 use crate::http::extract::{ApiPath, Caller, JsonBody};
-use crate::request_id;
 use crate::state::AppState;
+use api_error::ApiError;
+use api_error::request_id;
+use scheduler::actions;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -10,14 +10,14 @@ use http::StatusCode;
 use lifecycle::SandboxStatus;
 use serde::Deserialize;
 
-use crate::app::{actions, create};
-use crate::cursor::Cursor;
-use crate::db;
-use crate::error::ApiError;
+use db::cursor::Cursor;
+use scheduler::{actions, create};
+
 use crate::http::extract::{ApiPath, ApiQuery, Caller, JsonBody};
-use crate::request_id;
 use crate::state::AppState;
-use crate::views;
+use api_error::ApiError;
+use api_error::request_id;
+use scheduler::views;
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;

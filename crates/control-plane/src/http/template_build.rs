@@ -8,15 +8,15 @@ use axum::{Json, Router};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
-use crate::config::RuntimeKind;
-use crate::db::{template_builds, template_uploads};
-use crate::error::ApiError;
 use crate::http::extract::{ApiPath, ApiQuery, Caller, JsonBody};
 use crate::http::template_uploads::public_base;
-use crate::request_id;
 use crate::state::AppState;
-use crate::templates::Job;
-use crate::templates::spec::BuildRequest;
+use api_error::ApiError;
+use api_error::request_id;
+use db::{template_builds, template_uploads};
+use settings::RuntimeKind;
+use template_builder::Job;
+use template_spec::BuildRequest;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

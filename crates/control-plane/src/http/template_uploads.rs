@@ -13,12 +13,12 @@ use rand::RngCore as _;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt as _;
 
-use crate::db::template_uploads;
-use crate::error::ApiError;
 use crate::http::extract::{ApiPath, Caller, JsonBody};
-use crate::request_id;
 use crate::state::AppState;
-use crate::templates::spec::check_files_hash;
+use api_error::ApiError;
+use api_error::request_id;
+use db::template_uploads;
+use template_spec::check_files_hash;
 
 const UPLOAD_PATH: &str = "/v1/templates/files/upload";
 

@@ -7,12 +7,12 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use crate::db::{self, templates::TemplateRef};
-use crate::error::ApiError;
 use crate::http::extract::{ApiPath, ApiQuery, Caller};
-use crate::request_id;
 use crate::state::AppState;
-use crate::views;
+use api_error::ApiError;
+use api_error::request_id;
+use db::{self, templates::TemplateRef};
+use scheduler::views;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -1,0 +1,374 @@
+//! The one error type handlers return, its stable codes, and its envelope (CONTRACT.md §1.6).
+//!
+//! Every refusal the control plane makes goes through [`ApiError`]; `docs/api.md` lists the codes.
+//! Internal causes are logged here with their whole chain and never sent to the client. The
+//! request id every answer carries is [`request_id`]'s.
+
+pub mod request_id;
+
+use api_types::error::ControlErrorBody;
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use runtime::RuntimeError;
+use serde_json::{Map, Value, json};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing API key")]
+    MissingApiKey,
+    #[error("invalid API key")]
+    InvalidApiKey,
+    #[error("{0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("request body too slow")]
+    BodyTooSlow,
+    #[error("Sandbox not found")]
+    SandboxNotFound,
+    #[error("Template not found: {0}")]
+    TemplateNotFound(String),
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    InvalidTransition(String),
+    /// The runtime no longer holds the sandbox its row names (the row is marked `error`).
+    #[error("the sandbox vanished from the runtime")]
+    SandboxVanished,
+    #[error("built-in templates cannot be deleted")]
+    TemplateProtected,
+    #[error("template name {0:?} is taken")]
+    TemplateNameTaken(String),
+    #[error("template is used by {0} live sandboxes")]
+    TemplateInUse(i64),
+    #[error("template {0:?} is not active")]
+    TemplateNotReady(String),
+    #[error("too many template builds queued")]
+    BuildQueueFull,
+    #[error("upload larger than {limit} bytes")]
+    UploadTooLarge { limit: u64 },
+    #[error("no such upload")]
+    UploadNotFound,
+    #[error("sandbox limit reached")]
+    SandboxLimit { limit: i64, current: i64 },
+    #[error("rate limit exceeded")]
+    RateLimited { retry_after_seconds: u64 },
+    #[error("no sandbox runtime is configured")]
+    RuntimeUnavailable,
+    #[error("the sandbox runtime is unreachable")]
+    RuntimeUnreachable,
+    /// The sandbox's agent did not answer a call the control plane made to it (a key push).
+    #[error("the sandbox's agent is unreachable")]
+    AgentUnreachable(#[source] anyhow::Error),
+    #[error("insufficient capacity")]
+    InsufficientCapacity,
+    /// Admission control: the sandbox would take the live total of `resource` over `limit`.
+    #[error("insufficient {resource} capacity")]
+    CapacityExceeded {
+        resource: &'static str,
+        requested: i64,
+        in_use: i64,
+        limit: i64,
+    },
+    /// Admission control: the organization would hold more of `resource` than its share, `limit`.
+    #[error("organization share of {resource} exceeded")]
+    OrgShareExceeded {
+        resource: &'static str,
+        requested: i64,
+        in_use: i64,
+        limit: i64,
+    },
+    #[error("database unavailable")]
+    DatabaseUnavailable(#[source] sqlx::Error),
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    /// Status, stable code and client-safe message.
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        use ApiError::*;
+        match self {
+            MissingApiKey => (
+                StatusCode::UNAUTHORIZED,
+                "AUTHENTICATION_REQUIRED",
+                "Missing API key: send X-API-Key or Authorization: Bearer".into(),
+            ),
+            InvalidApiKey => (
+                StatusCode::UNAUTHORIZED,
+                "INVALID_API_KEY",
+                "Invalid API key".into(),
+            ),
+            InvalidJson(m) => (
+                StatusCode::BAD_REQUEST,
+                "INVALID_JSON",
+                format!("Invalid JSON body: {m}"),
+            ),
+            InvalidRequest(m) => (StatusCode::BAD_REQUEST, "INVALID_REQUEST", m.clone()),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "Request body too large".into(),
+            ),
+            BodyTooSlow => (
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                "The request body arrived too slowly (server.body_min_bytes_per_second)".into(),
+            ),
+            SandboxNotFound => (
+                StatusCode::NOT_FOUND,
+                "SANDBOX_NOT_FOUND",
+                "Sandbox not found".into(),
+            ),
+            TemplateNotFound(t) => (
+                StatusCode::NOT_FOUND,
+                "TEMPLATE_NOT_FOUND",
+                format!("Template not found: {t}"),
+            ),
+            SandboxVanished => (
+                StatusCode::CONFLICT,
+                "SANDBOX_VANISHED",
+                "The sandbox no longer exists in the runtime; it is now in state error".into(),
+            ),
+            RouteNotFound => (
+                StatusCode::NOT_FOUND,
+                "ROUTE_NOT_FOUND",
+                "No such route".into(),
+            ),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "Method not allowed on this route".into(),
+            ),
+            InvalidTransition(m) => (StatusCode::CONFLICT, "INVALID_STATE_TRANSITION", m.clone()),
+            TemplateProtected => (
+                StatusCode::FORBIDDEN,
+                "TEMPLATE_PROTECTED",
+                "Built-in templates cannot be deleted".into(),
+            ),
+            TemplateNameTaken(name) => (
+                StatusCode::CONFLICT,
+                "TEMPLATE_EXISTS",
+                format!(
+                    "A template named {name:?} already exists; pass update: true to rebuild your own"
+                ),
+            ),
+            TemplateInUse(n) => (
+                StatusCode::CONFLICT,
+                "TEMPLATE_IN_USE",
+                format!("The template is used by {n} live sandbox(es); delete them first"),
+            ),
+            TemplateNotReady(t) => (
+                StatusCode::CONFLICT,
+                "TEMPLATE_NOT_READY",
+                format!("Template {t} is not active (still building, or its build failed)"),
+            ),
+            BuildQueueFull => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "BUILD_QUEUE_FULL",
+                "Too many template builds are queued; try again later".into(),
+            ),
+            UploadTooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                format!("Uploads may have at most {limit} bytes (templates.max_upload_bytes)"),
+            ),
+            UploadNotFound => (
+                StatusCode::NOT_FOUND,
+                "UPLOAD_NOT_FOUND",
+                "No pending upload at this URL (it expired, was completed, or never existed)"
+                    .into(),
+            ),
+            SandboxLimit { limit, .. } => (
+                StatusCode::FORBIDDEN,
+                "RESOURCE_LIMIT_ERROR",
+                format!("Sandbox limit reached: this organization may hold {limit} sandboxes"),
+            ),
+            RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMIT_EXCEEDED",
+                "Rate limit exceeded".into(),
+            ),
+            RuntimeUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "RUNTIME_UNAVAILABLE",
+                "No sandbox runtime is configured on this server".into(),
+            ),
+            AgentUnreachable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SANDBOX_UNREACHABLE",
+                "The sandbox's agent did not take the request; nothing changed, retry".into(),
+            ),
+            RuntimeUnreachable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "RUNTIME_UNAVAILABLE",
+                "The sandbox runtime is unreachable; try again later".into(),
+            ),
+            InsufficientCapacity => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "INSUFFICIENT_CAPACITY",
+                "Not enough capacity to place the sandbox; try again later".into(),
+            ),
+            CapacityExceeded {
+                resource,
+                requested,
+                in_use,
+                limit,
+            } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "INSUFFICIENT_CAPACITY",
+                format!(
+                    "Not enough capacity to place the sandbox: it needs {requested} {} and {} of \
+                     {limit} are free; try again later",
+                    unit(resource),
+                    (limit - in_use).max(0)
+                ),
+            ),
+            OrgShareExceeded {
+                resource,
+                requested,
+                in_use,
+                limit,
+            } => (
+                StatusCode::FORBIDDEN,
+                "RESOURCE_LIMIT_ERROR",
+                format!(
+                    "Organization share limit reached: it may hold {limit} {unit} of this host, \
+                     holds {in_use} and the sandbox needs {requested}",
+                    unit = unit(resource)
+                ),
+            ),
+            DatabaseUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "Service temporarily unavailable".into(),
+            ),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_ERROR",
+                "Internal server error".into(),
+            ),
+        }
+    }
+
+    fn details(&self) -> Map<String, Value> {
+        let v = match self {
+            ApiError::SandboxLimit { limit, current } => json!({
+                "limit": limit,
+                "current": current,
+                "available": (limit - current).max(0),
+            }),
+            ApiError::CapacityExceeded {
+                resource,
+                requested,
+                in_use,
+                limit,
+            }
+            | ApiError::OrgShareExceeded {
+                resource,
+                requested,
+                in_use,
+                limit,
+            } => json!({
+                "resource": resource,
+                "requested": requested,
+                "in_use": in_use,
+                "limit": limit,
+            }),
+            ApiError::RateLimited {
+                retry_after_seconds,
+            } => {
+                json!({ "retry_after_seconds": retry_after_seconds })
+            }
+            _ => json!({}),
+        };
+        match v {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+}
+
+/// How the messages name an admission-controlled resource.
+fn unit(resource: &str) -> &'static str {
+    match resource {
+        "vcpu" => "vCPU",
+        "memory_mb" => "MiB of memory",
+        _ => "MiB of disk",
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    /// A Postgres data exception (SQLSTATE class 22: a NUL byte, an over-long or malformed value) is
+    /// the client's input that the edge let through: 400, logged so that the gap gets closed.
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                Self::DatabaseUnavailable(e)
+            }
+            sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("22")) => {
+                tracing::warn!(
+                    error.code = d.code().as_deref(),
+                    error.message = d.message(),
+                    "a request value was refused by Postgres; it should be checked at the edge"
+                );
+                Self::InvalidRequest("A value in the request is not valid".into())
+            }
+            e => Self::Internal(e.into()),
+        }
+    }
+}
+
+impl From<RuntimeError> for ApiError {
+    fn from(e: RuntimeError) -> Self {
+        match e {
+            RuntimeError::InsufficientCapacity(_) => Self::InsufficientCapacity,
+            RuntimeError::Unavailable(_) => Self::RuntimeUnreachable,
+            RuntimeError::NotFound(_) => Self::SandboxVanished,
+            e => Self::Internal(e.into()),
+        }
+    }
+}
+
+/// Formats an error with its whole `source()` chain.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(error.code = code, error.chain = %chain(&self), "request failed");
+        } else {
+            tracing::debug!(error.code = code, error.message = %message, "request refused");
+        }
+        let body = ControlErrorBody::new(code, message, request_id::current(), self.details());
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::RateLimited {
+            retry_after_seconds,
+        } = self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        }
+        response
+    }
+}

@@ -1,0 +1,306 @@
+//! `POST /v1/sandboxes`: validate, reserve a row under the organization's cap and the host's capacity
+//! (or claim a warm-pool sandbox), ask the runtime, and answer once the sandbox is running (or has
+//! failed).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use api_types::control::CreateSandbox;
+use lifecycle::SandboxStatus as S;
+use runtime::{
+    PooledSandbox, Resources, RuntimeError, RuntimeSandbox, SandboxRuntime, SandboxSpec,
+};
+use sandbox_token::TokenKey;
+use tokio::time::Instant;
+
+use crate::Scheduler;
+use crate::capacity::Ask;
+use api_error::ApiError;
+use db::ids;
+use db::pool::Claimed;
+use db::{self, sandboxes::NewSandbox, sandboxes::SandboxRow, templates::TemplateRef};
+
+const MAX_ENV_VARS: usize = 256;
+const MAX_ENV_NAME: usize = 256;
+const MAX_ENV_VALUE: usize = 32 * 1024;
+
+/// What a validated request asks for.
+struct Wanted<'a> {
+    template: TemplateRef<'a>,
+    template_text: &'a str,
+    timeout_seconds: i64,
+    internet_access: bool,
+    env_vars: BTreeMap<String, String>,
+}
+
+fn validate<'a>(state: &Scheduler, req: &'a CreateSandbox) -> Result<Wanted<'a>, ApiError> {
+    let bad = |m: &str| ApiError::InvalidRequest(m.to_owned());
+    // Like the Python SDK: when both are given, the id wins.
+    let template_text = req
+        .template_id
+        .as_deref()
+        .or(req.template_name.as_deref())
+        .ok_or_else(|| bad("template_name or template_id is required"))?;
+    let template = TemplateRef::parse(template_text)
+        .ok_or_else(|| ApiError::TemplateNotFound(truncate(template_text)))?;
+    if let Some(region) = &req.region
+        && region != &state.settings.sandboxes.region
+    {
+        return Err(bad(&format!(
+            "unknown region; this server serves region {:?}",
+            state.settings.sandboxes.region
+        )));
+    }
+    let max = i64::from(state.settings.sandboxes.max_timeout_seconds);
+    let timeout_seconds = req
+        .timeout_seconds
+        .unwrap_or(i64::from(state.settings.sandboxes.default_timeout_seconds));
+    if !(1..=max).contains(&timeout_seconds) {
+        return Err(bad(&format!("timeout_seconds must be between 1 and {max}")));
+    }
+    let env_vars = req.env_vars.clone().unwrap_or_default();
+    if env_vars.len() > MAX_ENV_VARS {
+        return Err(bad(&format!("at most {MAX_ENV_VARS} env_vars")));
+    }
+    for (k, v) in &env_vars {
+        let name_ok = !k.is_empty()
+            && k.len() <= MAX_ENV_NAME
+            && !k.contains(['=', '\0'])
+            && !k.starts_with("WARREN_");
+        if !name_ok || v.len() > MAX_ENV_VALUE || v.contains('\0') {
+            return Err(bad(&format!("invalid env_vars entry {:?}", truncate(k))));
+        }
+    }
+    Ok(Wanted {
+        template,
+        template_text,
+        timeout_seconds,
+        internet_access: req.internet_access.unwrap_or(true),
+        env_vars,
+    })
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
+/// Creates a sandbox; returns its row (status `running`) and its token key.
+///
+/// One transaction checks the organization's cap, then either claims a warm-pool sandbox of the
+/// template (its id becomes the sandbox's id) or admits a new one against the host's capacity, and
+/// writes the `creating` row; the runtime is asked only after the commit, so every container Warren
+/// makes has a row first.
+pub async fn create(
+    state: &Scheduler,
+    org_id: i64,
+    req: &CreateSandbox,
+) -> Result<(SandboxRow, TokenKey), ApiError> {
+    let wanted = validate(state, req)?;
+    let began = Instant::now();
+    let template = db::templates::find_visible(&state.pool, org_id, wanted.template)
+        .await?
+        .filter(|t| t.status == "active" || t.organization_id.is_some())
+        .ok_or_else(|| ApiError::TemplateNotFound(truncate(wanted.template_text)))?;
+    // A custom template serves its last good image while it is rebuilt; before its first build
+    // succeeds it has none.
+    if template.image.is_empty() {
+        return Err(ApiError::TemplateNotReady(template.name));
+    }
+    let runtime = state.runtime.clone().ok_or(ApiError::RuntimeUnavailable)?;
+    // Before the row exists, so the create ends within the timeout of the row's `created_at`.
+    let deadline = Instant::now() + create_timeout(state);
+
+    let key = TokenKey::generate();
+    let disk_mb = template.disk_gb.saturating_mul(1024);
+    let mut tx = state.pool.begin().await?;
+    let cap = db::orgs::lock_for_create(&mut tx, org_id).await?.map_or(
+        i64::from(state.settings.limits.max_live_sandboxes),
+        i64::from,
+    );
+    let current = db::sandboxes::count_live(&mut tx, org_id).await?;
+    if current >= cap {
+        return Err(ApiError::SandboxLimit {
+            limit: cap,
+            current,
+        });
+    }
+    // A pooled sandbox has the template's shape: internet access, no per-request resources.
+    let poolable = wanted.internet_access
+        && template.organization_id.is_none()
+        && state.settings.pool.templates.contains_key(&template.name);
+    let claimed = if poolable {
+        db::pool::claim(&mut tx, template.id, template.vcpu, template.memory_mb).await?
+    } else {
+        None
+    };
+    let ask = Ask {
+        org_id: Some(org_id),
+        vcpu: template.vcpu,
+        memory_mb: template.memory_mb,
+        disk_mb,
+    };
+    let evicted = match claimed {
+        Some(_) => {
+            state.capacity.admit_claim(&mut tx, ask).await?;
+            Vec::new()
+        }
+        None => state.capacity.admit_evicting(&mut tx, ask).await?,
+    };
+    let id = claimed
+        .as_ref()
+        .map_or_else(ids::new_sandbox_id, |c| c.id.clone());
+    let new = NewSandbox {
+        id: &id,
+        organization_id: org_id,
+        template_id: template.id,
+        template_name: &template.name,
+        region: &state.settings.sandboxes.region,
+        vcpu: template.vcpu,
+        memory_mb: template.memory_mb,
+        disk_mb,
+        internet_access: wanted.internet_access,
+        timeout_seconds: wanted.timeout_seconds,
+        token_key: key.as_bytes(),
+        private_previews: req.private_previews.unwrap_or(false),
+    };
+    db::sandboxes::insert_creating(&mut tx, &new).await?;
+    tx.commit().await?;
+
+    let spec = SandboxSpec {
+        sandbox_id: id.clone(),
+        template: template.name.clone(),
+        image: template.image.clone(),
+        isolation: db::templates::isolation(&template.isolation),
+        resources: Resources {
+            vcpu: template.vcpu.unsigned_abs(),
+            memory_mb: template.memory_mb.unsigned_abs(),
+            disk_mb: disk_mb.unsigned_abs(),
+        },
+        env_vars: wanted.env_vars,
+        internet_access: wanted.internet_access,
+        token_key_hex: key.to_hex(),
+    };
+    let admitted = Instant::now();
+    // Finish in a task of its own, so a client that hangs up mid-create (the handler future is then
+    // dropped) leaves neither a row stuck in `creating` nor an orphan in the runtime.
+    let state = state.clone();
+    let finishing = tokio::spawn(async move {
+        destroy_all_quietly(&state, &evicted).await;
+        finish(state, runtime, spec, claimed, deadline).await
+    });
+    let row = finishing.await.map_err(ApiError::internal)??;
+    tracing::debug!(
+        sandbox.id = %row.id,
+        admit_ms = (admitted - began).as_secs_f64() * 1000.0,
+        runtime_and_record_ms = admitted.elapsed().as_secs_f64() * 1000.0,
+        "created"
+    );
+    Ok((row, key))
+}
+
+/// `runtime.create_timeout_seconds`.
+pub fn create_timeout(state: &Scheduler) -> Duration {
+    Duration::from_secs(state.settings.runtime.create_timeout_seconds.into())
+}
+
+/// Runs a runtime operation, failing it as `Unavailable` if `deadline` passes first.
+pub async fn by_deadline<T>(
+    deadline: Instant,
+    op: impl Future<Output = Result<T, RuntimeError>>,
+) -> Result<T, RuntimeError> {
+    tokio::time::timeout_at(deadline, op)
+        .await
+        .unwrap_or_else(|elapsed| Err(RuntimeError::Unavailable(Box::new(elapsed))))
+}
+
+/// Makes the sandbox exist: hands it the claimed pooled sandbox, or (without one, or when the claim
+/// fails) creates it cold.
+async fn make(
+    runtime: &dyn SandboxRuntime,
+    spec: &SandboxSpec,
+    claimed: Option<Claimed>,
+    deadline: Instant,
+) -> Result<RuntimeSandbox, RuntimeError> {
+    let id = spec.sandbox_id.as_str();
+    if let Some(c) = claimed {
+        let handed = match c.agent_addr.parse() {
+            Ok(agent_addr) => {
+                let pooled = PooledSandbox {
+                    sandbox_id: c.id,
+                    agent_addr,
+                    configure_secret: c.configure_secret,
+                };
+                by_deadline(deadline, runtime.claim(&pooled, spec)).await
+            }
+            Err(e) => Err(RuntimeError::Failed(Box::new(e))),
+        };
+        match handed {
+            Ok(ready) => return Ok(ready),
+            Err(e) => {
+                tracing::warn!(sandbox.id = %id, error.chain = %api_error::chain(&e), "warm-pool claim failed; creating cold");
+                by_deadline(deadline, runtime.destroy(id)).await?;
+            }
+        }
+    }
+    by_deadline(deadline, runtime.create(spec)).await
+}
+
+/// Asks the runtime for the sandbox and records the outcome: `running`; `error` (and cleanup) when
+/// the runtime failed; nothing visible (`deleted`) when the runtime is unreachable.
+async fn finish(
+    state: Scheduler,
+    runtime: Arc<dyn SandboxRuntime>,
+    spec: SandboxSpec,
+    claimed: Option<Claimed>,
+    deadline: Instant,
+) -> Result<SandboxRow, ApiError> {
+    let id = spec.sandbox_id.as_str();
+    let _in_flight = state.in_flight.begin(id);
+    match make(runtime.as_ref(), &spec, claimed, deadline).await {
+        Ok(ready) => {
+            let addr = ready.agent_addr.to_string();
+            let row =
+                db::sandboxes::transition(&state.pool, id, S::Creating, S::Running, Some(&addr))
+                    .await?;
+            match row {
+                Some(row) => Ok(row),
+                None => {
+                    // Deleted (or reaped) while it was being created: undo.
+                    destroy_quietly(&state, id).await;
+                    Err(ApiError::SandboxNotFound)
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(sandbox.id = %id, error.chain = %api_error::chain(&e), "runtime create failed");
+            let to = match e {
+                RuntimeError::Unavailable(_) => S::Deleted,
+                _ => S::Error,
+            };
+            db::sandboxes::transition(&state.pool, id, S::Creating, to, None).await?;
+            // In the background: the answer must not wait for a runtime that does not answer (the
+            // reconciler removes whatever this cleanup cannot).
+            let (state, id) = (state.clone(), id.to_owned());
+            tokio::spawn(async move { destroy_quietly(&state, &id).await });
+            Err(e.into())
+        }
+    }
+}
+/// Removes warm-pool sandboxes evicted to make room (their rows are gone already).
+pub async fn destroy_all_quietly(state: &Scheduler, ids: &[String]) {
+    for id in ids {
+        tracing::info!(sandbox.id = %id, "evicting a warm-pool sandbox to make room");
+        destroy_quietly(state, id).await;
+    }
+}
+
+/// Asks the runtime to remove a sandbox, logging (not returning) failures: the row is already
+/// `deleted` or `error`, and reconciliation removes leftovers.
+pub async fn destroy_quietly(state: &Scheduler, id: &str) {
+    if let Some(runtime) = &state.runtime
+        && let Err(e) = runtime.destroy(id).await
+    {
+        tracing::warn!(sandbox.id = %id, error.chain = %api_error::chain(&e), "runtime destroy failed");
+    }
+}
