@@ -61,7 +61,10 @@ impl Application {
             )),
         }));
         let state = AppState(Arc::new(AppInner {
-            builds: template_builder::Builds::new(&scheduler.settings),
+            builds: template_builder::Builds::new(
+                &scheduler.settings,
+                scheduler.runtime.as_ref().and_then(|r| r.images()),
+            ),
             auth_cache: Arc::new(AuthCache::new(pool_for_routes, &scheduler.settings.limits)),
             metrics: Metrics::new(&scheduler.metrics),
             scheduler,

@@ -1,11 +1,10 @@
 //! The built-in template images (`warren/template-{base,python,nodejs,code-interpreter}:latest`), built
-//! through the engine from the Dockerfiles of `docker/templates/`, embedded in the binary: the
-//! `images` subcommand, and `templates.ensure_builtin_images` at `serve`.
+//! through the runtime's [`ImageBuilder`] from the Dockerfiles of `docker/templates/`, embedded in
+//! the binary: the `images` subcommand, and `templates.ensure_builtin_images` at `serve`.
 
 use anyhow::Context as _;
-use bollard::Docker;
-use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder};
-use futures::{Stream, StreamExt as _};
+use futures::StreamExt as _;
+use runtime::{BuildEvent, ImageBuild, ImageBuilder};
 
 use crate::context::build_context;
 
@@ -39,28 +38,23 @@ pub fn image_of(name: &str) -> String {
     format!("warren/template-{name}:latest")
 }
 
-/// Builds each built-in template image the engine at `socket` lacks; returns the images built.
-/// Existing images are left as they are (remove one to have it rebuilt).
-pub async fn ensure_builtin(socket: &str, timeout_seconds: u64) -> anyhow::Result<Vec<String>> {
-    let docker = Docker::connect_with_unix(socket, timeout_seconds, bollard::API_DEFAULT_VERSION)
-        .with_context(|| format!("the Docker engine at {socket} is unreachable"))?
-        .negotiate_version()
-        .await
-        .with_context(|| format!("the Docker engine at {socket} does not answer"))?;
+/// Builds each built-in template image `images` lacks; returns the images built. Existing images
+/// are left as they are (remove one to have it rebuilt).
+pub async fn ensure_builtin(images: &dyn ImageBuilder) -> anyhow::Result<Vec<String>> {
     let mut built = Vec::new();
     for (name, dockerfile) in BUILTIN {
         let image = image_of(name);
-        if docker.inspect_image(&image).await.is_ok() {
+        if exists(images, &image).await? {
             continue;
         }
         if name == "base" {
-            ensure_base(&docker, BASE_IMAGE).await?;
+            ensure_base(images, BASE_IMAGE).await?;
         }
         tracing::info!(
             image,
             "building a built-in template image (this takes minutes)"
         );
-        build(&docker, &image, dockerfile)
+        build(images, &image, dockerfile)
             .await
             .with_context(|| format!("building {image} failed"))?;
         tracing::info!(image, "built");
@@ -69,16 +63,21 @@ pub async fn ensure_builtin(socket: &str, timeout_seconds: u64) -> anyhow::Resul
     Ok(built)
 }
 
+async fn exists(images: &dyn ImageBuilder, image: &str) -> anyhow::Result<bool> {
+    images
+        .exists(image)
+        .await
+        .with_context(|| format!("the image store does not answer (looking for {image})"))
+}
+
 /// The base image (`BASE_IMAGE`) exists, or is pulled; else an error saying how to make it here.
-async fn ensure_base(docker: &Docker, image: &str) -> anyhow::Result<()> {
-    if docker.inspect_image(image).await.is_ok() {
+async fn ensure_base(images: &dyn ImageBuilder, image: &str) -> anyhow::Result<()> {
+    if exists(images, image).await? {
         return Ok(());
     }
     tracing::info!(image, "pulling");
-    let options = CreateImageOptionsBuilder::new().from_image(image).build();
-    let pull = docker.create_image(Some(options), None, None);
-    let failure = first_error(pull, |info| info.error_detail.and_then(|d| d.message)).await;
-    outcome(docker, image, failure).await.map_err(|reason| {
+    let pulled = images.pull(image).await;
+    outcome(images, image, pulled.err()).await.map_err(|reason| {
         anyhow::anyhow!(
             "the base image {image} is missing and cannot be pulled ({reason}); build it locally \
              with scripts/base-image.sh (debootstrap, needs root), then start again"
@@ -87,22 +86,22 @@ async fn ensure_base(docker: &Docker, image: &str) -> anyhow::Result<()> {
 }
 
 /// `docker build -t image` of a context holding only `dockerfile`; the log's tail on failure.
-async fn build(docker: &Docker, image: &str, dockerfile: &str) -> anyhow::Result<()> {
+async fn build(images: &dyn ImageBuilder, image: &str, dockerfile: &str) -> anyhow::Result<()> {
     let context = build_context(dockerfile, &[])?;
-    let options = BuildImageOptionsBuilder::new()
-        .dockerfile("Dockerfile")
-        .t(image)
-        .rm(true)
-        .forcerm(true)
-        .build();
-    let stream = docker.build_image(options, None, Some(bollard::body_full(context.into())));
+    let mut events = images.build(ImageBuild {
+        tag: image.to_owned(),
+        context,
+        ..ImageBuild::default()
+    });
     let mut log = String::new();
-    let failure = first_error(stream, |info| {
-        log.extend(info.stream);
-        info.error_detail.and_then(|d| d.message)
-    })
-    .await;
-    outcome(docker, image, failure).await.map_err(|reason| {
+    let mut failure = None;
+    while let Some(event) = events.next().await {
+        match event {
+            BuildEvent::Log(text) => log.push_str(&text),
+            BuildEvent::Failed(reason) => failure = Some(reason),
+        }
+    }
+    outcome(images, image, failure).await.map_err(|reason| {
         anyhow::anyhow!(
             "{reason}\n--- last lines of the build log ---\n{}",
             tail(&log)
@@ -110,26 +109,14 @@ async fn build(docker: &Docker, image: &str, dockerfile: &str) -> anyhow::Result
     })
 }
 
-/// Reads an engine progress stream to its end; the first error it reported (`error_of` an item).
-async fn first_error<T>(
-    stream: impl Stream<Item = Result<T, bollard::errors::Error>>,
-    mut error_of: impl FnMut(T) -> Option<String>,
-) -> Option<String> {
-    let mut stream = std::pin::pin!(stream);
-    let mut failure = None;
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(info) => failure = failure.or(error_of(info)),
-            Err(e) => return failure.or(Some(e.to_string())),
-        }
-    }
-    failure
-}
-
-/// `image` exists after a stream that reported `failure`; else why not.
-async fn outcome(docker: &Docker, image: &str, failure: Option<String>) -> Result<(), String> {
+/// `image` exists after a pull or build that reported `failure`; else why not.
+async fn outcome(
+    images: &dyn ImageBuilder,
+    image: &str,
+    failure: Option<String>,
+) -> Result<(), String> {
     match failure {
-        None if docker.inspect_image(image).await.is_ok() => Ok(()),
+        None if images.exists(image).await.unwrap_or(false) => Ok(()),
         failure => Err(failure
             .unwrap_or_else(|| format!("it ended without {image}"))
             .trim()
@@ -167,14 +154,14 @@ mod tests {
     /// On the engine (the `docker-engine` test group): a pull from a registry that does not answer.
     #[tokio::test]
     async fn a_base_image_that_cannot_be_pulled_names_the_script_that_makes_it() {
-        let docker = Docker::connect_with_unix_defaults().expect("the engine");
+        let images = runtime_docker::DockerImages::new("unix:///var/run/docker.sock").unwrap();
         let missing = "127.0.0.1:1/warren-tests/no-such-base:latest";
-        let err = ensure_base(&docker, missing).await.unwrap_err().to_string();
+        let err = ensure_base(&images, missing).await.unwrap_err().to_string();
         assert!(
             err.contains(missing) && err.contains("scripts/base-image.sh"),
             "{err}"
         );
-        ensure_base(&docker, BASE_IMAGE)
+        ensure_base(&images, BASE_IMAGE)
             .await
             .expect("an existing base image is used as it is");
     }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use runtime::ImageBuilder;
 use sqlx::PgPool;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -31,7 +32,8 @@ pub struct Job {
 #[derive(Clone)]
 pub struct Builds {
     pub uploads: UploadStore,
-    docker_socket: String,
+    /// The runtime's image builder; `None` when it has none (builds fail, saying so).
+    images: Option<Arc<dyn ImageBuilder>>,
     timeout: Duration,
     /// Permits for builds running or waiting.
     admitted: Arc<Semaphore>,
@@ -43,11 +45,11 @@ pub struct Builds {
 pub struct Admission(OwnedSemaphorePermit);
 
 impl Builds {
-    pub fn new(settings: &Settings) -> Self {
+    pub fn new(settings: &Settings, images: Option<Arc<dyn ImageBuilder>>) -> Self {
         let t = &settings.templates;
         Self {
             uploads: UploadStore::new(t.upload_dir.clone()),
-            docker_socket: settings.docker.socket.clone(),
+            images,
             timeout: Duration::from_secs(t.build_timeout_seconds.into()),
             admitted: Arc::new(Semaphore::new(
                 (t.max_concurrent_builds + t.max_queued_builds) as usize,
@@ -85,7 +87,7 @@ mod tests {
         let mut settings = Settings::default();
         settings.templates.max_concurrent_builds = 1;
         settings.templates.max_queued_builds = 1;
-        let builds = Builds::new(&settings);
+        let builds = Builds::new(&settings, None);
         let first = builds.admit().expect("a slot");
         let _second = builds.admit().expect("a place in the queue");
         assert!(matches!(builds.admit(), Err(ApiError::BuildQueueFull)));

@@ -1,13 +1,11 @@
-//! Running one build on the Docker engine: the context, `POST /build` with the log streamed into
-//! the build record, and the template made active (or the build failed, with the log's tail).
+//! Running one build through the runtime's [`ImageBuilder`]: the context, the build with its log
+//! streamed into the build record, and the template made active (or the build failed, with the
+//! log's tail).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use bollard::Docker;
-use bollard::auth::DockerCredentials;
-use bollard::query_parameters::{BuildImageOptionsBuilder, RemoveImageOptionsBuilder};
 use futures::StreamExt as _;
+use runtime::{BuildEvent, ImageBuild, RegistryLogin};
 use secrecy::ExposeSecret as _;
 use sqlx::PgPool;
 use tokio::time::Instant;
@@ -15,7 +13,6 @@ use tokio::time::Instant;
 use crate::context::build_context;
 use crate::{Builds, Job};
 use db::template_builds;
-use template_spec::RegistryCredentials;
 
 /// How often a queued or running build says it is alive, and the log is written out at most.
 const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -63,27 +60,6 @@ impl Log {
             Err(e) => tracing::warn!(template.id = id, error = %e, "writing the build log"),
         }
     }
-}
-
-/// The registry part of an image reference, as the engine keys credentials.
-fn registry_of(image: &str) -> String {
-    match image.split_once('/') {
-        Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => first.to_owned(),
-        _ => "https://index.docker.io/v1/".to_owned(),
-    }
-}
-
-fn credentials(image: &str, c: &RegistryCredentials) -> HashMap<String, DockerCredentials> {
-    let registry = registry_of(image);
-    HashMap::from([(
-        registry.clone(),
-        DockerCredentials {
-            username: Some(c.username.clone()),
-            password: Some(c.password.expose_secret().to_owned()),
-            serveraddress: Some(registry),
-            ..Default::default()
-        },
-    )])
 }
 
 impl Builds {
@@ -154,21 +130,11 @@ impl Builds {
         }
     }
 
-    fn engine(&self) -> Result<Docker, String> {
-        Docker::connect_with_unix(
-            &self.docker_socket,
-            self.timeout.as_secs(),
-            bollard::API_DEFAULT_VERSION,
-        )
-        .map_err(|e| format!("the Docker engine is unreachable: {e}"))
-    }
-
     /// Removes an image no template uses any more; one still used by a container stays.
     pub async fn remove_image(&self, image: &str) {
-        let Ok(docker) = self.engine() else { return };
-        let options = RemoveImageOptionsBuilder::new().noprune(false).build();
-        if let Err(e) = docker.remove_image(image, Some(options), None).await {
-            tracing::info!(image, error = %e, "an unused template image stays");
+        let Some(images) = &self.images else { return };
+        if let Err(e) = images.remove(image).await {
+            tracing::info!(image, error = %api_error::chain(&e), "an unused template image stays");
         }
     }
 
@@ -188,25 +154,23 @@ impl Builds {
             .await
             .map_err(|e| format!("preparing the build context failed: {e}"))?
             .map_err(|e| api_error::chain(&e))?;
-        let docker = self.engine()?;
-        let build_args: HashMap<String, String> =
-            job.spec.cache_busters(&nonce).into_iter().collect();
-        let labels = HashMap::from([("warren.template-id".to_owned(), id.to_string())]);
-        let options = BuildImageOptionsBuilder::new()
-            .dockerfile("Dockerfile")
-            .t(&tag)
-            .nocache(job.spec.no_cache)
-            .rm(true)
-            .forcerm(true)
-            .buildargs(&build_args)
-            .labels(&labels)
-            .build();
-        let creds = job
-            .credentials
-            .as_ref()
-            .map(|c| credentials(&job.spec.from_image, c));
-        let mut stream =
-            docker.build_image(options, creds, Some(bollard::body_full(context.into())));
+        let images = self
+            .images
+            .clone()
+            .ok_or("the sandbox runtime cannot build images")?;
+        let build = ImageBuild {
+            tag: tag.clone(),
+            context,
+            no_cache: job.spec.no_cache,
+            build_args: job.spec.cache_busters(&nonce).into_iter().collect(),
+            labels: vec![("warren.template-id".to_owned(), id.to_string())],
+            registry_login: job.credentials.as_ref().map(|c| RegistryLogin {
+                from_image: job.spec.from_image.clone(),
+                username: c.username.clone(),
+                password: c.password.expose_secret().to_owned(),
+            }),
+        };
+        let mut stream = images.build(build);
         let mut last_flush = Instant::now();
         let mut failure = None;
         loop {
@@ -218,29 +182,12 @@ impl Builds {
                     continue;
                 }
             };
-            let Some(item) = item else { break };
             match item {
-                Ok(info) => {
-                    if let Some(text) = info.stream {
-                        log.push(&text);
-                    }
-                    if let Some(status) = info.status
-                        && info.progress_detail.is_none_or(|p| p.total.is_none())
-                    {
-                        log.push(&format!("{status}\n"));
-                    }
-                    if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                        log.push(&format!("{err}\n"));
-                        failure = Some(err);
-                    }
-                }
-                Err(e) => {
-                    let text = match e {
-                        bollard::errors::Error::DockerStreamError { error } => error,
-                        e => format!("the Docker engine failed the build: {e}"),
-                    };
-                    log.push(&format!("{text}\n"));
-                    failure = Some(text);
+                None => break,
+                Some(BuildEvent::Log(text)) => log.push(&text),
+                Some(BuildEvent::Failed(reason)) => {
+                    log.push(&format!("{reason}\n"));
+                    failure = Some(reason);
                     break;
                 }
             }
@@ -252,12 +199,16 @@ impl Builds {
         if let Some(reason) = failure {
             return Err(reason.trim().to_owned());
         }
-        match docker.inspect_image(&tag).await {
-            Ok(_) => {
+        match images.exists(&tag).await {
+            Ok(true) => {
                 log.push(&format!("Built image {tag}\n"));
                 Ok(tag)
             }
-            Err(e) => Err(format!("the build ended without an image: {e}")),
+            Ok(false) => Err("the build ended without an image".to_owned()),
+            Err(e) => Err(format!(
+                "the build ended without an image: {}",
+                api_error::chain(&e)
+            )),
         }
     }
 }
@@ -280,13 +231,5 @@ mod tests {
             tail.starts_with("line 10\n") && tail.ends_with("line 29"),
             "{tail}"
         );
-    }
-
-    #[test]
-    fn credentials_are_keyed_by_registry() {
-        assert_eq!(registry_of("127.0.0.1:5000/img:1"), "127.0.0.1:5000");
-        assert_eq!(registry_of("localhost/x"), "localhost");
-        assert_eq!(registry_of("library/debian"), "https://index.docker.io/v1/");
-        assert_eq!(registry_of("debian"), "https://index.docker.io/v1/");
     }
 }

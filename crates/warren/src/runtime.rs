@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use runtime::{
-    PooledSandbox, PooledSpec, RuntimeError, RuntimeSandbox, RuntimeStatus, SandboxRuntime,
-    SandboxSpec,
+    ImageBuilder, PooledSandbox, PooledSpec, RuntimeError, RuntimeSandbox, RuntimeStatus,
+    SandboxRuntime, SandboxSpec,
 };
-use runtime_docker::{DockerRuntime, DockerSettings};
+use runtime_docker::{DockerImages, DockerRuntime, DockerSettings};
 use settings::{RuntimeKind, Settings};
 use tokio::sync::OnceCell;
 
@@ -49,11 +49,14 @@ pub async fn runtime_from_settings(
 pub struct LazyDocker {
     settings: DockerSettings,
     connected: OnceCell<DockerRuntime>,
+    /// Image calls need no connected runtime: their client connects on each call.
+    images: Option<Arc<DockerImages>>,
 }
 
 impl LazyDocker {
     pub fn new(settings: DockerSettings) -> Self {
         Self {
+            images: DockerImages::new(&settings.socket).ok().map(Arc::new),
             settings,
             connected: OnceCell::new(),
         }
@@ -72,6 +75,10 @@ impl LazyDocker {
 
 #[async_trait]
 impl SandboxRuntime for LazyDocker {
+    fn images(&self) -> Option<Arc<dyn ImageBuilder>> {
+        self.images.clone().map(|i| i as Arc<dyn ImageBuilder>)
+    }
+
     async fn create(&self, spec: &SandboxSpec) -> Result<RuntimeSandbox, RuntimeError> {
         self.engine().await?.create(spec).await
     }

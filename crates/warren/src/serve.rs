@@ -49,8 +49,13 @@ pub async fn run(mut settings: Settings, embedded: bool) -> anyhow::Result<()> {
 
 /// `warren images`, and `templates.ensure_builtin_images` at `serve`.
 pub async fn ensure_images(settings: &Settings) -> anyhow::Result<()> {
-    let timeout = settings.templates.build_timeout_seconds.into();
-    let built = images::ensure_builtin(&settings.docker.socket, timeout).await?;
+    let engine = runtime_docker::DockerImages::new(&settings.docker.socket).with_context(|| {
+        format!(
+            "the Docker engine at {} is unusable",
+            settings.docker.socket
+        )
+    })?;
+    let built = images::ensure_builtin(&engine).await?;
     if built.is_empty() {
         println!("the built-in template images exist");
     } else {
