@@ -159,12 +159,21 @@ impl Holders {
         self.records.save(sandbox_id, &name)?;
         while let Some(spare) = self.pop(network) {
             let rename = RenameContainerOptions { name: name.clone() };
-            match self.docker.rename_container(&spare, rename).await {
+            let renamed = self.docker.rename_container(&spare, rename).await;
+            // A spare stopped by an engine restart is started again (304: it runs already).
+            let running = match renamed {
+                Ok(()) => match self.docker.start_container(&name, None).await {
+                    Err(e) if status_of(&e) != Some(304) => Err((name.clone(), e)),
+                    _ => Ok(()),
+                },
+                Err(e) => Err((spare, e)),
+            };
+            match running {
                 Ok(()) => return Ok(name),
                 // Gone (removed by another process's connect) or broken: the next one.
-                Err(e) => {
-                    tracing::debug!(holder = spare, error = %e, "spare holder unusable");
-                    let _ = remove(&self.docker, &spare).await;
+                Err((holder, e)) => {
+                    tracing::debug!(holder, error = %e, "spare holder unusable");
+                    let _ = remove(&self.docker, &holder).await;
                 }
             }
         }

@@ -31,7 +31,7 @@ use crate::docker::{agreement, clean_up, create, db_with_key, engine, engine_sta
 use crate::replicas::Replica;
 
 /// Settings that make a settle quick to observe (the defaults are 30 s and 5 s).
-const TIMING: [(&str, &str); 3] = [
+pub const TIMING: [(&str, &str); 3] = [
     ("WARREN_RUNTIME__CREATE_TIMEOUT_SECONDS", "8"),
     ("WARREN_RECONCILE__INTERVAL_SECONDS", "1"),
     ("WARREN_RECONCILE__LEADER_RETRY_SECONDS", "1"),
@@ -39,7 +39,7 @@ const TIMING: [(&str, &str); 3] = [
 /// Longest a settle may take here (a bound for a loaded 2-core machine, not a latency claim).
 const SETTLE: Duration = Duration::from_secs(60);
 
-struct Row {
+pub struct Row {
     fault: &'static str,
     in_flight: usize,
     leaked: usize,
@@ -85,7 +85,7 @@ async fn census(pool: &PgPool, engine: &DockerRuntime, kept: &[String]) -> (usiz
 
 /// Waits until Postgres and the engine agree and nothing is stuck, then takes the census; the
 /// settle time counts from `since` (the fault).
-async fn row(
+pub async fn row(
     (fault, in_flight, since): (&'static str, usize, Instant),
     pool: &PgPool,
     engine: &DockerRuntime,
@@ -111,14 +111,14 @@ async fn row(
 }
 
 /// Waits (up to [`SETTLE`] from `since`) until `id`'s row is `wanted`.
-async fn until_status(pool: &PgPool, id: &str, wanted: &str, since: Instant) {
+pub async fn until_status(pool: &PgPool, id: &str, wanted: &str, since: Instant) {
     while status(pool, id).await != wanted && since.elapsed() < SETTLE {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(status(pool, id).await, wanted, "{id}");
 }
 
-async fn status(pool: &PgPool, id: &str) -> String {
+pub async fn status(pool: &PgPool, id: &str) -> String {
     sqlx::query_scalar("SELECT status FROM sandboxes WHERE id = $1")
         .bind(id)
         .fetch_one(pool)
@@ -126,13 +126,13 @@ async fn status(pool: &PgPool, id: &str) -> String {
         .unwrap()
 }
 
-async fn act(client: &reqwest::Client, base: &str, key: &str, id: &str, action: &str) -> u16 {
+pub async fn act(client: &reqwest::Client, base: &str, key: &str, id: &str, action: &str) -> u16 {
     let url = format!("{base}/v1/sandboxes/{id}/{action}");
     let r = client.post(url).header("x-api-key", key).send().await;
     r.map_or(0, |r| r.status().as_u16())
 }
 
-fn kill(replica: &mut Replica) {
+pub fn kill(replica: &mut Replica) {
     replica.child.kill().expect("SIGKILL warren serve");
     replica.child.wait().unwrap();
 }
@@ -165,7 +165,7 @@ fn docker_kill(id: &str) {
     assert!(out.status.success(), "{out:?}");
 }
 
-fn signal(pid: i32, name: &str) {
+pub fn signal(pid: i32, name: &str) {
     let out = Command::new("kill")
         .args([&format!("-{name}"), &pid.to_string()])
         .output()
@@ -266,11 +266,18 @@ async fn chaos_faults_leave_nothing_leaked_stuck_or_lost() {
     let what = ("the leader killed while a second replica runs", 0, fault);
     table.push(row(what, &pool, &engine, &kept).await);
 
+    print_and_check(&table);
+    drop(second);
+    clean_up(&pool, &engine).await;
+}
+
+/// Prints the table of `rows` and fails on any leaked, stuck or lost sandbox.
+pub fn print_and_check(rows: &[Row]) {
     println!(
         "{:<50} {:>9} {:>6} {:>5} {:>4} {:>9}",
         "fault", "in flight", "leaked", "stuck", "lost", "settled"
     );
-    for r in &table {
+    for r in rows {
         println!(
             "{:<50} {:>9} {:>6} {:>5} {:>4} {:>8.1}s",
             r.fault,
@@ -281,9 +288,7 @@ async fn chaos_faults_leave_nothing_leaked_stuck_or_lost() {
             r.settled.as_secs_f64()
         );
     }
-    for r in &table {
+    for r in rows {
         assert_eq!((r.leaked, r.stuck, r.lost), (0, 0, 0), "{}", r.fault);
     }
-    drop(second);
-    clean_up(&pool, &engine).await;
 }

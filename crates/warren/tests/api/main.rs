@@ -6,6 +6,7 @@ mod bad_input;
 mod bench_smoke;
 mod capacity;
 mod chaos;
+mod chaos_restarts;
 mod credentials;
 mod docker;
 mod e2e;
