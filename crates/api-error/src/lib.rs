@@ -372,3 +372,79 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::body::to_bytes;
+
+    use super::*;
+
+    /// Status, `Retry-After` and the envelope's `error` object of `e`'s response.
+    async fn answer(e: ApiError) -> (u16, Option<String>, Value) {
+        let response = e.into_response();
+        let status = response.status().as_u16();
+        let retry = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        (status, retry, body["error"].clone())
+    }
+
+    #[tokio::test]
+    async fn runtime_errors_map_to_their_own_status_and_code() {
+        let (status, _, error) = answer(RuntimeError::NotFound("abc".into()).into()).await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (409, Some("SANDBOX_VANISHED"))
+        );
+        let unavailable = RuntimeError::Unavailable("socket gone".into());
+        let (status, _, error) = answer(unavailable.into()).await;
+        assert_eq!(status, 503, "{error}");
+        let (status, _, error) =
+            answer(RuntimeError::InsufficientCapacity("x".into()).into()).await;
+        assert_eq!(status, 503, "{error}");
+    }
+
+    #[tokio::test]
+    async fn internal_causes_never_reach_the_client() {
+        let failed = RuntimeError::Failed("secret path /var/lib/warren/state".into());
+        let (status, _, error) = answer(failed.into()).await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (500, Some("INTERNAL_ERROR"))
+        );
+        assert!(!error.to_string().contains("/var/lib"), "{error}");
+        let (status, _, error) = answer(sqlx::Error::PoolTimedOut.into()).await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (503, Some("SERVICE_UNAVAILABLE"))
+        );
+    }
+
+    #[tokio::test]
+    async fn refusals_carry_their_details_and_retry_after() {
+        let limited = ApiError::RateLimited {
+            retry_after_seconds: 7,
+        };
+        let (status, retry, error) = answer(limited).await;
+        assert_eq!((status, retry.as_deref()), (429, Some("7")));
+        assert_eq!(error["details"]["retry_after_seconds"], 7);
+        let cap = ApiError::SandboxLimit {
+            limit: 3,
+            current: 5,
+        };
+        let (status, _, error) = answer(cap).await;
+        assert_eq!(status, 403);
+        assert_eq!(error["details"]["available"], 0, "never negative");
+    }
+
+    #[test]
+    fn a_chain_names_every_cause() {
+        let inner = std::io::Error::other("disk full");
+        let outer = anyhow::Error::new(inner).context("writing the log");
+        let e = ApiError::internal(outer);
+        assert_eq!(chain(&e), "internal error: writing the log: disk full");
+    }
+}
