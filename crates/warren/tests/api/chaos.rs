@@ -181,30 +181,74 @@ async fn chaos_faults_leave_nothing_leaked_stuck_or_lost() {
     let mut table = Vec::new();
     let mut server = crate::docker::serve_docker(&db, &TIMING).await;
     let mut kept = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..4 {
         let made = create(&client, &server.base, &key).await.expect("create");
         kept.push(made["id"].as_str().unwrap().to_owned());
     }
+    let doomed = kept.pop().unwrap();
+    assert_eq!(
+        act(&client, &server.base, &key, &kept[2], "pause").await,
+        200
+    );
 
-    // 1. warren serve SIGKILLed with three creates and two pauses in flight.
+    // 1. warren serve SIGKILLed with three creates, two pauses, a resume and a delete in flight.
     let mut flying = JoinSet::new();
     for _ in 0..3 {
         let (c, base, key) = (client.clone(), server.base.clone(), key.clone());
         flying.spawn(async move { drop(create(&c, &base, &key).await) });
     }
-    for id in &kept[..2] {
+    for (id, action) in [
+        (&kept[0], "pause"),
+        (&kept[1], "pause"),
+        (&kept[2], "resume"),
+    ] {
         let (c, base, key, id) = (client.clone(), server.base.clone(), key.clone(), id.clone());
         flying.spawn(async move {
-            act(&c, &base, &key, &id, "pause").await;
+            act(&c, &base, &key, &id, action).await;
         });
     }
+    let (c, base, k, id) = (
+        client.clone(),
+        server.base.clone(),
+        key.clone(),
+        doomed.clone(),
+    );
+    flying.spawn(async move {
+        drop(
+            c.delete(format!("{base}/v1/sandboxes/{id}"))
+                .header("x-api-key", k)
+                .send()
+                .await,
+        );
+    });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let fault = Instant::now();
     kill(&mut server);
     while flying.join_next().await.is_some() {}
     server = crate::docker::serve_docker(&db, &TIMING).await;
-    let what = ("warren serve SIGKILLed mid creates and pauses", 5, fault);
+    let what = (
+        "warren serve SIGKILLed mid create/pause/resume/delete",
+        7,
+        fault,
+    );
     table.push(row(what, &pool, &engine, &kept).await);
+    // The delete either landed or is refused cleanly; asked again, it always lands.
+    let again = client
+        .delete(format!("{}/v1/sandboxes/{doomed}", server.base))
+        .header("x-api-key", &key)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16();
+    assert!(
+        matches!(again, 200 | 204 | 404),
+        "delete after the kill: {again}"
+    );
+    assert!(
+        !engine_state(&engine).await.contains_key(&doomed),
+        "the deleted sandbox's container is gone"
+    );
 
     // 2. The agent of a running sandbox killed (the container's PID 1, from the host): recorded
     //    `stopped` once its container exited, then started again.
@@ -274,12 +318,12 @@ async fn chaos_faults_leave_nothing_leaked_stuck_or_lost() {
 /// Prints the table of `rows` and fails on any leaked, stuck or lost sandbox.
 pub fn print_and_check(rows: &[Row]) {
     println!(
-        "{:<50} {:>9} {:>6} {:>5} {:>4} {:>9}",
+        "{:<54} {:>9} {:>6} {:>5} {:>4} {:>9}",
         "fault", "in flight", "leaked", "stuck", "lost", "settled"
     );
     for r in rows {
         println!(
-            "{:<50} {:>9} {:>6} {:>5} {:>4} {:>8.1}s",
+            "{:<54} {:>9} {:>6} {:>5} {:>4} {:>8.1}s",
             r.fault,
             r.in_flight,
             r.leaked,
