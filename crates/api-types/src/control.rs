@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
     pub version: String,
@@ -18,6 +19,7 @@ pub struct Health {
 
 /// A sandbox's compute (`disk_mb`, unlike templates' `disk_gb`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SandboxResources {
     pub vcpu: i32,
     pub memory_mb: i32,
@@ -26,6 +28,7 @@ pub struct SandboxResources {
 
 /// The sandbox object (§2.0): create, get and list items.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Sandbox {
     pub object: String,
     pub id: String,
@@ -50,6 +53,7 @@ pub struct Sandbox {
 
 /// `POST /v1/sandboxes` request. Either `template_name` or `template_id`; the rest optional.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateSandbox {
     #[serde(default)]
     pub template_name: Option<String>,
@@ -70,6 +74,7 @@ pub struct CreateSandbox {
 
 /// `POST /v1/sandboxes` response: the sandbox object plus its first agent token.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedSandbox {
     #[serde(flatten)]
     pub sandbox: Sandbox,
@@ -81,6 +86,7 @@ pub struct CreatedSandbox {
 
 /// `GET /v1/sandboxes` response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SandboxList {
     pub object: String,
     pub data: Vec<Sandbox>,
@@ -92,6 +98,7 @@ pub struct SandboxList {
 
 /// Body of delete, pause, resume, start and stop responses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SandboxStatusChange {
     pub id: String,
     pub status: String,
@@ -100,12 +107,14 @@ pub struct SandboxStatusChange {
 
 /// `PUT /v1/sandboxes/{id}/timeout` request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetTimeout {
     pub timeout_seconds: i64,
 }
 
 /// `PUT /v1/sandboxes/{id}/timeout` response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimeoutSet {
     pub id: String,
     pub timeout_seconds: i64,
@@ -116,6 +125,7 @@ pub struct TimeoutSet {
 
 /// `POST /v1/sandboxes/{id}/token/refresh` response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenRefreshed {
     pub id: String,
     pub auth_token: String,
@@ -126,6 +136,7 @@ pub struct TokenRefreshed {
 
 /// `POST /v1/sandboxes/{id}/token/rotate` request (Warren extension); `token/revoke` takes none.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenRotate {
     /// How long tokens signed with the old key keep working; 0 refuses them at once. Default:
     /// `sandboxes.token_rotation_grace_seconds`.
@@ -136,6 +147,7 @@ pub struct TokenRotate {
 /// `POST /v1/sandboxes/{id}/token/rotate` and `.../token/revoke` response: a token signed with the
 /// new key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenRotated {
     pub id: String,
     pub auth_token: String,
@@ -149,6 +161,7 @@ pub struct TokenRotated {
 
 /// `POST /v1/sandboxes/{id}/preview-links` request (Warren extension).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreviewLinkRequest {
     /// The one port the link opens; absent: every port of the sandbox.
     #[serde(default)]
@@ -160,6 +173,7 @@ pub struct PreviewLinkRequest {
 
 /// `POST /v1/sandboxes/{id}/preview-links` response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreviewLink {
     /// The preview URL with the token in its `warren_preview` parameter; `null` for a link that is
     /// not bound to a port (add `?warren_preview={token}` to any port's preview URL).
@@ -173,6 +187,7 @@ pub struct PreviewLink {
 
 /// `DELETE /v1/sandboxes/{id}/preview-links` response: every link signed so far no longer opens.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PreviewLinksRevoked {
     pub id: String,
     pub revoked: bool,
@@ -181,6 +196,7 @@ pub struct PreviewLinksRevoked {
 
 /// A template's compute (`disk_gb`, unlike sandboxes' `disk_mb`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateResources {
     pub vcpu: i32,
     pub memory_mb: i32,
@@ -189,6 +205,7 @@ pub struct TemplateResources {
 
 /// The template object (§2.2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Template {
     pub object: String,
     pub id: String,
@@ -214,6 +231,7 @@ pub struct Template {
 
 /// `GET /v1/templates` response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateList {
     pub object: String,
     pub data: Vec<Template>,
@@ -222,6 +240,7 @@ pub struct TemplateList {
 
 /// `DELETE /v1/templates/{id}` response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateDeleted {
     pub id: String,
     pub status: String,
@@ -230,6 +249,7 @@ pub struct TemplateDeleted {
 
 /// `POST /v1/templates/files/upload-link` request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadLinkRequest {
     pub files_hash: String,
     pub content_length: i64,
@@ -237,6 +257,7 @@ pub struct UploadLinkRequest {
 
 /// `POST /v1/templates/files/upload-link` response: exactly the keys of the Python SDK's dataclass.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadLink {
     pub present: bool,
     pub upload_url: Option<String>,
@@ -248,6 +269,7 @@ pub struct UploadLink {
 
 /// `POST /v1/templates/build` response (201): exactly the keys of the Python SDK's `BuildResponse`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateBuildStarted {
     pub build_id: String,
     pub template_id: String,
@@ -259,6 +281,7 @@ pub struct TemplateBuildStarted {
 /// `GET /v1/templates/build/{id}/status`: exactly the keys of the Python SDK's
 /// `BuildStatusResponse`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateBuildStatus {
     pub build_id: String,
     pub template_id: String,
@@ -276,6 +299,7 @@ pub struct TemplateBuildStatus {
 
 /// `GET /v1/templates/build/{id}/logs?offset=`: the log from `offset` (characters) on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TemplateBuildLogs {
     pub logs: String,
     pub offset: i64,

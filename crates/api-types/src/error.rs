@@ -10,16 +10,20 @@ use serde_json::{Map, Value};
 
 /// The inner object of a control-plane error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ControlErrorObject {
     pub message: String,
     pub code: String,
     pub request_id: String,
+    /// Machine-readable context, per code (`docs/api.md`); often empty.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub details: Map<String, Value>,
 }
 
 /// A control-plane error body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ControlErrorBody {
     pub error: ControlErrorObject,
     pub message: String,

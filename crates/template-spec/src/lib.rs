@@ -15,12 +15,16 @@ const READY_CHECK_ENV: &str = "WARREN_AGENT_READY_CHECK";
 const MAX_STEPS: usize = 256;
 const MAX_NAME: usize = 128;
 
+/// The `POST /v1/templates/build` body, in either SDK's shape (CONTRACT.md §2.3).
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BuildRequest {
     pub name: String,
     #[serde(alias = "fromImage")]
     pub from_image: Option<String>,
+    /// `{"type": "RUN", "args": [...]}` and the like; both SDKs' step shapes.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub steps: Vec<Value>,
     #[serde(rename = "startCmd", alias = "start_cmd")]
     pub start_cmd: Option<String>,
@@ -41,6 +45,7 @@ pub struct BuildRequest {
 
 /// A readiness condition; `timeout`/`interval` are accepted and left to the agent's own polling.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReadyCmd {
     #[serde(rename = "type")]
     pub kind: String,
@@ -55,8 +60,10 @@ pub struct ReadyCmd {
 /// Credentials for pulling `from_image`; used for that pull only, never stored. The password stays
 /// out of `Debug` and logs.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RegistryCredentials {
     pub username: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub password: SecretString,
 }
 
