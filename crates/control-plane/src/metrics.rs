@@ -155,6 +155,16 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    summary = "Prometheus metrics; aggregates only, no authentication",
+    security(()),
+    responses((status = 200, description = "OpenMetrics text", body = String,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"))
+)]
 pub async fn serve(State(state): State<AppState>) -> Result<Response, ApiError> {
     let body = state.metrics.render(&state.pool).await?;
     Ok((

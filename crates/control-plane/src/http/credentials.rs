@@ -6,6 +6,7 @@
 use api_types::control::{
     PreviewLink, PreviewLinkRequest, PreviewLinksRevoked, TokenRotate, TokenRotated,
 };
+use api_types::error::ControlErrorBody;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
@@ -27,6 +28,21 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/sandboxes/{id}/token/revoke", post(revoke))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sandboxes/{id}/preview-links",
+    tag = "credentials",
+    operation_id = "create_preview_link",
+    summary = "Sign a preview link (Warren extension)",
+    params(("id" = String, Path, description = "Sandbox id")),
+    request_body = Option<PreviewLinkRequest>,
+    responses(
+        (status = 201, description = "The link and its token", body = PreviewLink),
+        (status = 400, body = ControlErrorBody,
+         description = "`port` or `expires_in_seconds` out of range"),
+        (status = 404, description = "Unknown sandbox", body = ControlErrorBody),
+    )
+)]
 async fn mint_preview_link(
     State(state): State<AppState>,
     caller: Caller,
@@ -44,6 +60,18 @@ async fn mint_preview_link(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/sandboxes/{id}/preview-links",
+    tag = "credentials",
+    operation_id = "revoke_preview_links",
+    summary = "Revoke every preview link signed so far (Warren extension)",
+    params(("id" = String, Path, description = "Sandbox id")),
+    responses(
+        (status = 200, description = "Revoked", body = PreviewLinksRevoked),
+        (status = 404, description = "Unknown sandbox", body = ControlErrorBody),
+    )
+)]
 async fn revoke_preview_links(
     State(state): State<AppState>,
     caller: Caller,
@@ -57,6 +85,21 @@ async fn revoke_preview_links(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sandboxes/{id}/token/rotate",
+    tag = "credentials",
+    operation_id = "rotate_sandbox_token",
+    summary = "A new token key; the old one's tokens work for a grace period (Warren extension)",
+    params(("id" = String, Path, description = "Sandbox id")),
+    request_body = Option<TokenRotate>,
+    responses(
+        (status = 200, description = "A token of the new key", body = TokenRotated),
+        (status = 400, description = "`grace_seconds` out of range", body = ControlErrorBody),
+        (status = 404, description = "Unknown sandbox", body = ControlErrorBody),
+        (status = 409, description = "Neither running nor stopped", body = ControlErrorBody),
+    )
+)]
 async fn rotate(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,6 +111,19 @@ async fn rotate(
     Ok(rotated(id, rotation))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sandboxes/{id}/token/revoke",
+    tag = "credentials",
+    operation_id = "revoke_sandbox_token",
+    summary = "A new token key; every older token and link is refused at once (Warren extension)",
+    params(("id" = String, Path, description = "Sandbox id")),
+    responses(
+        (status = 200, description = "A token of the new key", body = TokenRotated),
+        (status = 404, description = "Unknown sandbox", body = ControlErrorBody),
+        (status = 409, description = "Neither running nor stopped", body = ControlErrorBody),
+    )
+)]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

@@ -10,6 +10,15 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/health", get(health))
 }
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    tag = "operations",
+    operation_id = "health",
+    summary = "Liveness; no authentication, no database call",
+    security(()),
+    responses((status = 200, description = "Serving", body = Health))
+)]
 async fn health() -> Json<Health> {
     Json(Health {
         status: "healthy".into(),

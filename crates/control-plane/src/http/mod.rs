@@ -4,6 +4,7 @@ pub mod auth;
 mod credentials;
 pub mod extract;
 mod health;
+pub mod openapi;
 mod sandbox_actions;
 mod sandboxes;
 mod template_build;
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::layer));
     let api = Router::new()
         .merge(health::routes())
+        .merge(openapi::routes())
         .merge(template_uploads::public_routes())
         .merge(v1)
         .route("/metrics", get(metrics::serve))

@@ -4,6 +4,7 @@
 //! `Content-Type: application/json` with an empty body).
 
 use api_types::control::{SandboxStatusChange, SetTimeout, TimeoutSet, TokenRefreshed};
+use api_types::error::ControlErrorBody;
 use axum::extract::State;
 use axum::routing::{post, put};
 use axum::{Json, Router};
@@ -39,6 +40,20 @@ async fn act(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sandboxes/{id}/pause",
+    tag = "sandbox actions",
+    operation_id = "pause_sandbox",
+    summary = "Pause a running sandbox",
+    params(("id" = String, Path, description = "Sandbox id")),
+    responses(
+        (status = 200, description = "Done: the status it is now in", body = SandboxStatusChange),
+        (status = 404, description = "Unknown sandbox", body = ControlErrorBody),
+        (status = 409, body = ControlErrorBody,
+         description = "Not allowed from its state, or its container vanished"),
+    )
+)]
 async fn pause(
     State(state): State<AppState>,
     caller: Caller,
@@ -47,6 +62,20 @@ async fn pause(
     act(state, caller, id, Action::Pause).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sandboxes/{id}/resume",
+    tag = "sandbox actions",
+    operation_id = "resume_sandbox",
+    summary = "Resume a paused sandbox",
+    params(("id" = String, Path, description = "Sandbox id")),
+    responses(
+        (status = 200, description = "Done: the status it is now in", body = SandboxStatusChange),
+        (status = 404, description = "Unknown sandbox", body = ControlErrorBody),
+        (status = 409, body = ControlErrorBody,
+         description = "Not allowed from its state, or its container vanished"),
+    )
+)]
 async fn resume(
     State(state): State<AppState>,
     caller: Caller,
@@ -55,6 +84,21 @@ async fn resume(
     act(state, caller, id, Action::Resume).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sandboxes/{id}/start",
+    tag = "sandbox actions",
+    operation_id = "start_sandbox",
+    summary = "Start a stopped sandbox",
+    params(("id" = String, Path, description = "Sandbox id")),
+    responses(
+        (status = 200, description = "Done: the status it is now in", body = SandboxStatusChange),
+        (status = 404, description = "Unknown sandbox", body = ControlErrorBody),
+        (status = 409, body = ControlErrorBody,
+         description = "Not allowed from its state, or its container vanished"),
+        (status = 403, description = "Organization share reached", body = ControlErrorBody),
+    )
+)]
 async fn start(
     State(state): State<AppState>,
     caller: Caller,
@@ -63,6 +107,20 @@ async fn start(
     act(state, caller, id, Action::Start).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sandboxes/{id}/stop",
+    tag = "sandbox actions",
+    operation_id = "stop_sandbox",
+    summary = "Stop a running or paused sandbox",
+    params(("id" = String, Path, description = "Sandbox id")),
+    responses(
+        (status = 200, description = "Done: the status it is now in", body = SandboxStatusChange),
+        (status = 404, description = "Unknown sandbox", body = ControlErrorBody),
+        (status = 409, body = ControlErrorBody,
+         description = "Not allowed from its state, or its container vanished"),
+    )
+)]
 async fn stop(
     State(state): State<AppState>,
     caller: Caller,
@@ -71,6 +129,20 @@ async fn stop(
     act(state, caller, id, Action::Stop).await
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/sandboxes/{id}/timeout",
+    tag = "sandbox actions",
+    operation_id = "set_sandbox_timeout",
+    summary = "Expire the sandbox this many seconds from now",
+    params(("id" = String, Path, description = "Sandbox id")),
+    request_body = SetTimeout,
+    responses(
+        (status = 200, description = "The new expiry", body = TimeoutSet),
+        (status = 400, description = "`timeout_seconds` out of range", body = ControlErrorBody),
+        (status = 404, description = "Unknown sandbox", body = ControlErrorBody),
+    )
+)]
 async fn set_timeout(
     State(state): State<AppState>,
     caller: Caller,
@@ -90,6 +162,18 @@ async fn set_timeout(
     }))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sandboxes/{id}/token/refresh",
+    tag = "sandbox actions",
+    operation_id = "refresh_sandbox_token",
+    summary = "A new agent token for the sandbox",
+    params(("id" = String, Path, description = "Sandbox id")),
+    responses(
+        (status = 200, description = "The token and its expiry", body = TokenRefreshed),
+        (status = 404, description = "Unknown sandbox", body = ControlErrorBody),
+    )
+)]
 async fn refresh_token(
     State(state): State<AppState>,
     caller: Caller,

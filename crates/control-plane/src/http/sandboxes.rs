@@ -3,6 +3,7 @@
 use api_types::control::{
     CreateSandbox, CreatedSandbox, Sandbox, SandboxList, SandboxStatusChange,
 };
+use api_types::error::ControlErrorBody;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -28,6 +29,24 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/sandboxes/{id}", get(get_one).delete(delete))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/sandboxes",
+    tag = "sandboxes",
+    operation_id = "create_sandbox",
+    summary = "Create a sandbox",
+    request_body = CreateSandbox,
+    responses(
+        (status = 201, body = CreatedSandbox,
+         description = "Created; the reply comes once it is running"),
+        (status = 400, description = "Invalid body or values", body = ControlErrorBody),
+        (status = 403, body = ControlErrorBody,
+         description = "Sandbox cap or organization share reached (`RESOURCE_LIMIT_ERROR`)"),
+        (status = 404, description = "Unknown template", body = ControlErrorBody),
+        (status = 409, body = ControlErrorBody,
+         description = "The template is not built yet (`TEMPLATE_NOT_READY`)"),
+    )
+)]
 async fn create_sandbox(
     State(state): State<AppState>,
     caller: Caller,
@@ -44,14 +63,30 @@ async fn create_sandbox(
     Ok((StatusCode::CREATED, Json(body)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// 1–1000, default 100.
     limit: Option<i64>,
+    /// Only sandboxes shown with this status.
     status: Option<String>,
     region: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/sandboxes",
+    tag = "sandboxes",
+    operation_id = "list_sandboxes",
+    summary = "List the organization's sandboxes, newest first",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of sandboxes", body = SandboxList),
+        (status = 400, description = "Bad `limit`, `status` or `cursor`", body = ControlErrorBody),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -111,6 +146,19 @@ async fn list(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/sandboxes/{id}",
+    tag = "sandboxes",
+    operation_id = "get_sandbox",
+    summary = "Get a sandbox",
+    params(("id" = String, Path, description = "Sandbox id")),
+    responses(
+        (status = 200, description = "The sandbox", body = Sandbox),
+        (status = 404, body = ControlErrorBody,
+         description = "Unknown, deleted or another organization's"),
+    )
+)]
 async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -124,6 +172,19 @@ async fn get_one(
     )))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/sandboxes/{id}",
+    tag = "sandboxes",
+    operation_id = "delete_sandbox",
+    summary = "Delete a sandbox",
+    params(("id" = String, Path, description = "Sandbox id")),
+    responses(
+        (status = 200, description = "Deleted", body = SandboxStatusChange),
+        (status = 404, body = ControlErrorBody,
+         description = "Unknown, deleted or another organization's"),
+    )
+)]
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,

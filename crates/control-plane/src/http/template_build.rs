@@ -2,6 +2,7 @@
 //! (CONTRACT.md §2.3 steps 3–5). The build id is the template id.
 
 use api_types::control::{TemplateBuildLogs, TemplateBuildStarted, TemplateBuildStatus};
+use api_types::error::ControlErrorBody;
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -25,6 +26,21 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/templates/build/{id}/logs", get(logs))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/templates/build",
+    tag = "template builds",
+    operation_id = "build_template",
+    summary = "Start building a custom template",
+    request_body = BuildRequest,
+    responses(
+        (status = 201, description = "Queued; poll its status", body = TemplateBuildStarted),
+        (status = 400, body = ControlErrorBody,
+         description = "Invalid request, or COPY files never uploaded"),
+        (status = 409, body = ControlErrorBody,
+         description = "The name is taken, or a build of it runs"),
+    )
+)]
 async fn build(
     State(state): State<AppState>,
     caller: Caller,
@@ -108,6 +124,18 @@ fn build_id(id: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::TemplateNotFound(id.chars().take(64).collect()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/templates/build/{id}/status",
+    tag = "template builds",
+    operation_id = "get_template_build_status",
+    summary = "A build's status",
+    params(("id" = String, Path, description = "Build id (the template id)")),
+    responses(
+        (status = 200, description = "The status", body = TemplateBuildStatus),
+        (status = 404, description = "Unknown build", body = ControlErrorBody),
+    )
+)]
 async fn status(
     State(state): State<AppState>,
     caller: Caller,
@@ -134,11 +162,25 @@ async fn status(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LogsQuery {
+    /// Characters of the log already read (the last reply's `offset`); default 0.
     offset: Option<i64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/templates/build/{id}/logs",
+    tag = "template builds",
+    operation_id = "get_template_build_logs",
+    summary = "A build's log from `offset` on",
+    params(("id" = String, Path, description = "Build id (the template id)"), LogsQuery),
+    responses(
+        (status = 200, description = "The new part of the log", body = TemplateBuildLogs),
+        (status = 404, description = "Unknown build", body = ControlErrorBody),
+    )
+)]
 async fn logs(
     State(state): State<AppState>,
     caller: Caller,

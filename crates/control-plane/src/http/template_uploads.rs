@@ -2,6 +2,7 @@
 //! as a gzip tar, content-addressed by the client's `files_hash` (CONTRACT.md §2.3 step 2).
 
 use api_types::control::{UploadLink, UploadLinkRequest};
+use api_types::error::ControlErrorBody;
 use axum::body::Body;
 use axum::extract::State;
 use axum::routing::{post, put};
@@ -45,6 +46,21 @@ pub fn public_base(state: &AppState, headers: &HeaderMap) -> String {
     format!("{}://{host}", state.settings.router.scheme)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/templates/files/upload-link",
+    tag = "template builds",
+    operation_id = "template_upload_link",
+    summary = "Where to upload the files of a COPY step, unless they are here already",
+    request_body = UploadLinkRequest,
+    responses(
+        (status = 200, body = UploadLink,
+         description = "`present`, or the URL to PUT the archive to"),
+        (status = 400, body = ControlErrorBody,
+         description = "Bad `files_hash` or `content_length`"),
+        (status = 413, description = "Over `templates.max_upload_bytes`", body = ControlErrorBody),
+    )
+)]
 async fn upload_link(
     State(state): State<AppState>,
     caller: Caller,
@@ -90,12 +106,31 @@ async fn upload_link(
     }))
 }
 
-#[derive(Debug, Serialize)]
+/// An upload received.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct Uploaded {
     files_hash: String,
     size: u64,
 }
 
+#[utoipa::path(
+    put,
+    path = "/v1/templates/files/upload/{token}",
+    tag = "template builds",
+    operation_id = "template_upload",
+    summary = "Upload the gzip tar of a COPY step's files; the URL's token is the credential",
+    security(()),
+    params(("token" = String, Path, description = "From the upload link")),
+    request_body(content = String, content_type = "application/gzip",
+        description = "Exactly the announced `content_length` bytes"),
+    responses(
+        (status = 200, description = "Stored", body = Uploaded),
+        (status = 400, description = "Fewer bytes than announced", body = ControlErrorBody),
+        (status = 404, description = "No pending upload at this URL", body = ControlErrorBody),
+        (status = 408, description = "The body arrived too slowly", body = ControlErrorBody),
+        (status = 413, description = "More bytes than announced", body = ControlErrorBody),
+    )
+)]
 async fn upload(
     State(state): State<AppState>,
     ApiPath(token): ApiPath<String>,

@@ -2,6 +2,7 @@
 //! live sandboxes use it; a custom template's image goes with it).
 
 use api_types::control::{Template, TemplateDeleted, TemplateList};
+use api_types::error::ControlErrorBody;
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -20,12 +21,22 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/templates/{template}", get(get_one).delete(delete))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     category: Option<String>,
     language: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/templates",
+    tag = "templates",
+    operation_id = "list_templates",
+    summary = "The built-in, public and own templates",
+    params(ListQuery),
+    responses((status = 200, description = "The templates", body = TemplateList))
+)]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -58,6 +69,18 @@ async fn find(
         .ok_or_else(not_found)
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/templates/{template}",
+    tag = "templates",
+    operation_id = "get_template",
+    summary = "Get a template by name or id",
+    params(("template" = String, Path, description = "Template name or id")),
+    responses(
+        (status = 200, description = "The template", body = Template),
+        (status = 404, description = "Unknown or another organization's", body = ControlErrorBody),
+    )
+)]
 async fn get_one(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,6 +91,22 @@ async fn get_one(
     )))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/templates/{template}",
+    tag = "templates",
+    operation_id = "delete_template",
+    summary = "Delete an own template and its image",
+    params(("template" = String, Path, description = "Template name or id")),
+    responses(
+        (status = 200, description = "Deleted", body = TemplateDeleted),
+        (status = 403, body = ControlErrorBody,
+         description = "Built-in or another organization's public template"),
+        (status = 404, description = "Unknown or another organization's", body = ControlErrorBody),
+        (status = 409, body = ControlErrorBody,
+         description = "Live sandboxes use it (`TEMPLATE_IN_USE`)"),
+    )
+)]
 async fn delete(
     State(state): State<AppState>,
     caller: Caller,
