@@ -20,6 +20,7 @@ mod lifecycle;
 mod lifecycle_races;
 mod listener_limits;
 mod metrics;
+mod openapi;
 mod pause_cycles;
 mod pool;
 mod rate_limit;
