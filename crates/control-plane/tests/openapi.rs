@@ -1,6 +1,6 @@
 //! The OpenAPI document of `GET /openapi.json`, offline (no Postgres, no Docker): it is a
 //! well-formed OpenAPI 3.1 document, and it has every operation of the Hopx public API
-//! (`shared/api/openapi_public.json`). That it is served, and that each operation it lists is
+//! (`shared/api/openapi_public.json`, copied to `tests/fixtures/`). That it is served, and that each operation it lists is
 //! routed, is checked through the real router in `crates/warren/tests/api/openapi.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -236,17 +236,13 @@ fn the_document_is_well_formed_openapi_3_1() {
     );
 }
 
-/// The Hopx public API, from the `shared/` folder laid beside the repository's own folder (as for
-/// CI; a worktree elsewhere needs a `shared` link beside it).
+/// The Hopx public API: `tests/fixtures/openapi_public.json`, a copy of the published
+/// `shared/api/openapi_public.json` kept in the repository so the test needs nothing beside it (copy
+/// the file again when the published one changes).
 fn public_api() -> Value {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/api/openapi_public.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "reading the Hopx public API at {} (shared/ beside the repository): {e}",
-            path.display()
-        )
-    });
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/openapi_public.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading the Hopx public API at {}: {e}", path.display()));
     serde_json::from_str(&text).expect("openapi_public.json is JSON")
 }
 
