@@ -25,6 +25,9 @@ case "${1:-}" in
 esac
 
 venv=.venv
+# Prints how long each suite took (the CI log keeps them: docs/operations.md quotes them).
+started=$SECONDS
+took() { echo "test.sh: $1 took $((SECONDS - started)) s"; started=$SECONDS; }
 ensure_venv() {
   if [ ! -x "$venv/bin/python" ] || ! cmp -s tests/requirements.txt "$venv/.requirements"; then
     python3 -m venv "$venv"
@@ -42,10 +45,12 @@ export WARREN_TEST_PYTHON="$PWD/$venv/bin/python"
 scripts/docker-engine.sh --sandbox-disk
 scripts/base-image.sh
 scripts/build-templates.sh
+took "setup (venv, engine, images)"
 
 if [ "$want_rust" = 1 ]; then
   # Build every binary first: the integration tests start the real `warren` and `warren-agent` processes.
   cargo build --workspace --all-targets --locked
+  took "debug build"
   status=0
   cargo nextest run --workspace --locked --profile ci || status=$?
   # A test process's Docker runtime leaves its spare network holders when it ends (the next connect of
@@ -55,9 +60,11 @@ if [ "$want_rust" = 1 ]; then
     docker ps -aq --filter label=warren.holder --filter "label=warren.instance=$instance" \
       --filter 'name=^warren-spare-' | xargs -r docker rm -f >/dev/null
   done
+  took "cargo nextest (every Rust suite)"
   [ "$status" = 0 ] || exit "$status"
   # Every parser of untrusted input, fuzzed briefly (docs/security.md, "Fuzzing").
   scripts/fuzz.sh "${WARREN_FUZZ_SECONDS:-10}"
+  took "fuzz (build and run)"
 fi
 
 if [ "$want_python" = 1 ]; then
@@ -65,8 +72,10 @@ if [ "$want_python" = 1 ]; then
   # tests/control_sdk is driven by the Rust test `sdk::official_python_sdk`, which starts the server.
   WARREN_AGENT_BIN="${WARREN_AGENT_BIN:-$PWD/target/debug/warren-agent}" \
     "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/agent_sdk
+  took "Python agent SDK suite"
 fi
 
 if [ "$want_compose" = 1 ]; then
   scripts/compose-test.sh
+  took "Compose"
 fi
