@@ -76,8 +76,9 @@ impl Application {
         })
     }
 
-    /// Leaves the reaper, the reconciler and the pool refill to the caller ([`Application::reaper`],
-    /// [`Application::reconciler`], [`Application::pool_refill`]), for deterministic tests.
+    /// Leaves the reaper, the reconciler, the pool refill and the template housekeeping to the
+    /// caller ([`Application::reaper`], [`Application::reconciler`], [`Application::pool_refill`],
+    /// `state().builds.housekeep`), for deterministic tests. Accepted template builds still run.
     pub fn without_background_tasks(mut self) -> Self {
         self.background_tasks = false;
         self
@@ -103,6 +104,16 @@ impl Application {
         PoolRefill::new(self.state.scheduler.clone())
     }
 
+    /// The leader's template housekeeping (builds whose lease expired, unused uploads).
+    fn template_housekeeping(&self) -> leader::LeaderTask {
+        let builds = self.state.builds.clone();
+        let pool = self.state.pool.clone();
+        (
+            "template housekeeping",
+            Box::new(move || Box::pin(builds.clone().housekeeping_forever(pool.clone()))),
+        )
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let reaper = self
             .background_tasks
@@ -111,8 +122,15 @@ impl Application {
         let _leader = (self.background_tasks && self.state.runtime.is_some()).then(|| {
             AbortOnDrop(tokio::spawn(leader::run_forever(
                 self.state.scheduler.clone(),
+                vec![self.template_housekeeping()],
             )))
         });
+        // The builds this replica accepts run here, with or without the other background tasks,
+        // and stop with the server (their leases then expire).
+        let builds = self.state.builds.clone().work(self.state.pool.clone());
+        let _builds = AbortOnDrop(tokio::spawn(
+            builds.instrument(tracing::info_span!("template_builds")),
+        ));
         tracing::info!(port = self.port(), "warren control plane listening");
         let _auth_listener = AbortOnDrop(tokio::spawn(db::notify::follow(
             self.state.pool.clone(),

@@ -13,31 +13,40 @@ pub struct UploadRow {
 }
 
 /// The upload of `files_hash`, announced now with `content_length` (a fresh token unless it is
-/// already uploaded; then it is only marked used).
+/// already uploaded and used within `ttl_seconds`; then it is only marked used). An upload past its
+/// time that housekeeping has not removed yet counts as gone: it must be sent again.
 pub async fn announce(
     db: impl PgExecutor<'_>,
     org_id: i64,
     files_hash: &str,
     content_length: i64,
     token: &str,
+    ttl_seconds: f64,
 ) -> Result<UploadRow, sqlx::Error> {
     sqlx::query_as!(
         UploadRow,
+        // Every expression reads the row as it was before this update.
         "INSERT INTO template_uploads (organization_id, files_hash, content_length, upload_token)
          VALUES ($1, $2, $3, $4)
          ON CONFLICT (organization_id, files_hash) DO UPDATE
             SET last_used_at = now(),
+                uploaded = template_uploads.uploaded
+                           AND template_uploads.last_used_at > now() - make_interval(secs => $5),
                 content_length = CASE WHEN template_uploads.uploaded
+                                      AND template_uploads.last_used_at > now() - make_interval(secs => $5)
                                       THEN template_uploads.content_length ELSE $3 END,
                 upload_token = CASE WHEN template_uploads.uploaded
+                                    AND template_uploads.last_used_at > now() - make_interval(secs => $5)
                                     THEN template_uploads.upload_token ELSE $4 END,
                 created_at = CASE WHEN template_uploads.uploaded
+                                  AND template_uploads.last_used_at > now() - make_interval(secs => $5)
                                   THEN template_uploads.created_at ELSE now() END
          RETURNING organization_id, files_hash, content_length, upload_token, uploaded",
         org_id,
         files_hash,
         content_length,
         token,
+        ttl_seconds,
     )
     .fetch_one(db)
     .await

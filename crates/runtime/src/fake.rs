@@ -1,5 +1,6 @@
 //! An in-memory [`SandboxRuntime`] for tests: it records every call, keeps a state per sandbox, and can
-//! be told to fail the next create.
+//! be told to fail the next create. With [`FakeRuntime::with_images`] it has a [`FakeImages`] image
+//! builder.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -9,10 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
 
 use crate::{
-    PooledSandbox, PooledSpec, RuntimeError, RuntimeSandbox, RuntimeState, RuntimeStatus,
-    SandboxRuntime, SandboxSpec,
+    BuildEvent, ImageBuild, ImageBuilder, PooledSandbox, PooledSpec, RuntimeError, RuntimeSandbox,
+    RuntimeState, RuntimeStatus, SandboxRuntime, SandboxSpec,
 };
 
 /// One recorded call, in order.
@@ -58,11 +61,20 @@ struct Inner {
 #[derive(Default)]
 pub struct FakeRuntime {
     inner: Mutex<Inner>,
+    images: Option<Arc<FakeImages>>,
 }
 
 impl FakeRuntime {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A fake runtime whose image builder is `images`.
+    pub fn with_images(images: Arc<FakeImages>) -> Self {
+        Self {
+            images: Some(images),
+            ..Self::default()
+        }
     }
 
     /// Every call so far, in order.
@@ -195,8 +207,134 @@ impl FakeRuntime {
     }
 }
 
+/// An image builder for tests: each build prints the lines set by [`FakeImages::set_log`], waits
+/// while builds are held ([`FakeImages::hold`], [`FakeImages::release`]), then makes its image or
+/// fails with the reason set by [`FakeImages::fail_next`].
+pub struct FakeImages {
+    inner: Arc<Mutex<ImagesInner>>,
+    gate: Arc<tokio::sync::Semaphore>,
+}
+
+#[derive(Default)]
+struct ImagesInner {
+    log: Vec<String>,
+    held: bool,
+    fail_next: Option<String>,
+    /// Tags of the builds started, in order.
+    started: Vec<String>,
+    images: std::collections::BTreeSet<String>,
+    removed: Vec<String>,
+}
+
+impl Default for FakeImages {
+    fn default() -> Self {
+        Self {
+            inner: Default::default(),
+            gate: Arc::new(tokio::sync::Semaphore::new(0)),
+        }
+    }
+}
+
+impl FakeImages {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ImagesInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What each build prints from now on (each string one log event).
+    pub fn set_log(&self, log: Vec<String>) {
+        self.lock().log = log;
+    }
+
+    /// Builds started from now on wait, after their log, until released.
+    pub fn hold(&self) {
+        self.lock().held = true;
+    }
+
+    /// Lets `n` held builds end.
+    pub fn release(&self, n: usize) {
+        self.gate.add_permits(n);
+    }
+
+    /// The next build fails with `reason`.
+    pub fn fail_next(&self, reason: &str) {
+        self.lock().fail_next = Some(reason.to_owned());
+    }
+
+    /// Tags of the builds started, in order.
+    pub fn started(&self) -> Vec<String> {
+        self.lock().started.clone()
+    }
+
+    /// The images built and not removed.
+    pub fn images(&self) -> Vec<String> {
+        self.lock().images.iter().cloned().collect()
+    }
+
+    /// The images removed, in order.
+    pub fn removed(&self) -> Vec<String> {
+        self.lock().removed.clone()
+    }
+}
+
+#[async_trait]
+impl ImageBuilder for FakeImages {
+    fn build(&self, build: ImageBuild) -> BoxStream<'static, BuildEvent> {
+        let (log, held, fail) = {
+            let mut inner = self.lock();
+            inner.started.push(build.tag.clone());
+            (inner.log.clone(), inner.held, inner.fail_next.take())
+        };
+        let (gate, inner, tag) = (self.gate.clone(), self.inner.clone(), build.tag);
+        let end = futures::stream::once(async move {
+            if held && let Ok(permit) = gate.acquire_owned().await {
+                permit.forget();
+            }
+            match fail {
+                Some(reason) => Some(BuildEvent::Failed(reason)),
+                None => {
+                    let mut inner = inner.lock().unwrap_or_else(|e| e.into_inner());
+                    inner.images.insert(tag);
+                    None
+                }
+            }
+        })
+        .filter_map(|event| async move { event });
+        futures::stream::iter(log.into_iter().map(BuildEvent::Log))
+            .chain(end)
+            .boxed()
+    }
+
+    async fn exists(&self, image: &str) -> Result<bool, RuntimeError> {
+        Ok(self.lock().images.contains(image))
+    }
+
+    async fn pull(&self, _image: &str) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn remove(&self, image: &str) -> Result<(), RuntimeError> {
+        let mut inner = self.lock();
+        inner.removed.push(image.to_owned());
+        if inner.images.remove(image) {
+            Ok(())
+        } else {
+            Err(RuntimeError::NotFound(image.to_owned()))
+        }
+    }
+}
+
 #[async_trait]
 impl SandboxRuntime for FakeRuntime {
+    fn images(&self) -> Option<Arc<dyn ImageBuilder>> {
+        self.images
+            .clone()
+            .map(|images| images as Arc<dyn ImageBuilder>)
+    }
+
     async fn create(&self, spec: &SandboxSpec) -> Result<RuntimeSandbox, RuntimeError> {
         let hook = {
             let mut inner = self.lock();

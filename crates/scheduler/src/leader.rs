@@ -1,4 +1,5 @@
-//! Leadership: the reconciler and the warm-pool refill run on one replica at a time.
+//! Leadership: the reconciler, the warm-pool refill and the tasks the server adds (the template
+//! housekeeping) run on one replica at a time.
 //!
 //! A replica leads while it holds a session-level Postgres advisory lock on a connection of its own
 //! (not from the pool, so the lock lives exactly as long as that connection). Followers try
@@ -25,12 +26,16 @@ use api_error::chain;
 /// Advisory-lock key of the leader.
 const LEADER_LOCK: i64 = 0x5741_5252_454e_0002;
 
-/// Competes for leadership forever; leads whenever it holds the lock.
-pub async fn run_forever(state: Scheduler) {
+/// A task the leader runs beside the reconciler and the pool refill, made afresh each time this
+/// replica leads: its name and how to start it.
+pub type LeaderTask = (&'static str, Box<dyn Fn() -> Task + Send + Sync>);
+
+/// Competes for leadership forever; leads whenever it holds the lock, running `extra` too.
+pub async fn run_forever(state: Scheduler, extra: Vec<LeaderTask>) {
     let retry = Duration::from_secs(state.settings.reconcile.leader_retry_seconds.into());
     loop {
         match try_lock(&state).await {
-            Ok(Some(conn)) => lead(&state, conn, retry).await,
+            Ok(Some(conn)) => lead(&state, conn, retry, &extra).await,
             Ok(None) => {}
             Err(e) => tracing::warn!(error.chain = %chain(&e), "cannot compete for leadership"),
         }
@@ -55,11 +60,20 @@ async fn try_lock(state: &Scheduler) -> Result<Option<PgConnection>, sqlx::Error
 /// Runs the leader's tasks until the lock's connection fails or one of them ends, then steps down:
 /// the lock is released with its connection, so this replica (or another) leads again after
 /// `reconcile.leader_retry_seconds`, with fresh tasks.
-async fn lead(state: &Scheduler, mut conn: PgConnection, ping_every: Duration) {
-    tracing::info!("this replica leads: running the reconciler and the warm-pool refill");
+async fn lead(
+    state: &Scheduler,
+    mut conn: PgConnection,
+    ping_every: Duration,
+    extra: &[LeaderTask],
+) {
+    let names: Vec<&str> = extra.iter().map(|(name, _)| *name).collect();
+    tracing::info!(
+        also = ?names,
+        "this replica leads: running the reconciler and the warm-pool refill"
+    );
     state.leader.store(true, Ordering::SeqCst);
     state.metrics.leadership("acquired");
-    let tasks: Vec<(&'static str, Task)> = vec![
+    let mut tasks: Vec<(&'static str, Task)> = vec![
         (
             "reconciler",
             Box::pin(Reconciler::new(state.clone()).run_forever()),
@@ -69,6 +83,7 @@ async fn lead(state: &Scheduler, mut conn: PgConnection, ping_every: Duration) {
             Box::pin(PoolRefill::new(state.clone()).run_forever()),
         ),
     ];
+    tasks.extend(extra.iter().map(|(name, start)| (*name, start())));
     let pinging = async {
         let mut tick = tokio::time::interval(ping_every);
         loop {
@@ -94,7 +109,7 @@ async fn lead(state: &Scheduler, mut conn: PgConnection, ping_every: Duration) {
 }
 
 /// A leader task: runs until the process ends, unless it fails.
-type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+pub type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// The first of the leader's tasks to end.
 #[derive(Debug, PartialEq, Eq)]

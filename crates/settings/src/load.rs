@@ -110,6 +110,16 @@ impl Settings {
                  must be positive",
             ));
         }
+        if t.build_lease_seconds == 0
+            || t.housekeeping_interval_seconds == 0
+            || t.log_max_chunks == 0
+            || !(1024..=16 * 1024 * 1024).contains(&t.log_chunk_bytes)
+        {
+            return Err(ConfigError::Invalid(
+                "templates.build_lease_seconds, housekeeping_interval_seconds and log_max_chunks \
+                 must be positive, and log_chunk_bytes 1024 to 16777216",
+            ));
+        }
         let c = &self.capacity;
         if c.vcpu == Some(0) || c.memory_mb == Some(0) || c.disk_mb == Some(0) {
             return Err(ConfigError::Invalid("capacity.* must be positive"));

@@ -17,12 +17,24 @@ pub struct TemplateSettings {
     pub max_upload_bytes: u64,
     /// Seconds an upload URL stays valid, and an upload no build used is kept.
     pub upload_ttl_seconds: u32,
-    /// Builds this replica runs at once.
+    /// Builds this replica runs at once (each replica runs the builds it accepted).
     pub max_concurrent_builds: u32,
-    /// Builds waiting for a slot before new ones are refused (503 `BUILD_QUEUE_FULL`).
+    /// Builds waiting for a slot, counted over every replica on the database, before new ones are
+    /// refused (503 `BUILD_QUEUE_FULL`).
     pub max_queued_builds: u32,
     /// Seconds one build may take before it fails.
     pub build_timeout_seconds: u32,
+    /// Seconds a replica's lease on each build it accepted lasts; renewed every third of it. A
+    /// build whose lease expired (its replica stopped) is failed by the leader.
+    pub build_lease_seconds: u32,
+    /// Seconds between the leader's passes over builds whose lease expired and unused uploads.
+    pub housekeeping_interval_seconds: u32,
+    /// Largest chunk of a build log stored in one row, in bytes (split at a line end where one
+    /// falls in the chunk).
+    pub log_chunk_bytes: u32,
+    /// Chunks of a build log kept: past them the oldest are dropped and the log starts with a line
+    /// saying so.
+    pub log_max_chunks: u32,
     /// Base URL of this server as clients reach it, for upload URLs (e.g. `https://warren.example`);
     /// default: the scheme of `router.scheme` and the request's `Host`.
     pub public_url: Option<String>,
@@ -40,6 +52,10 @@ impl Default for TemplateSettings {
             max_concurrent_builds: 2,
             max_queued_builds: 16,
             build_timeout_seconds: 1800,
+            build_lease_seconds: 60,
+            housekeeping_interval_seconds: 30,
+            log_chunk_bytes: 64 * 1024,
+            log_max_chunks: 64,
             public_url: None,
             ensure_builtin_images: false,
         }

@@ -1,6 +1,7 @@
-//! Running one build through the runtime's [`ImageBuilder`]: the context, the build with its log
-//! streamed into the build record, and the template made active (or the build failed, with the
-//! log's tail).
+//! Running one attempt of a build through the runtime's [`ImageBuilder`]: the context, the build
+//! with its log written in chunks to Postgres, and the template made active (or the build failed,
+//! with the log's tail). Every write names the attempt: once it is stale (started again, failed
+//! by the leader, the template deleted) the build stops, and an image it made is removed.
 
 use std::time::Duration;
 
@@ -8,126 +9,120 @@ use futures::StreamExt as _;
 use runtime::{BuildEvent, ImageBuild, RegistryLogin};
 use secrecy::ExposeSecret as _;
 use sqlx::PgPool;
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::context::build_context;
+use crate::log::BuildLog;
 use crate::{Builds, Job};
-use db::template_builds;
+use db::template_build_logs;
+use db::template_builds::{self, Attempt, Finished};
 
-/// How often a queued or running build says it is alive, and the log is written out at most.
-const HEARTBEAT: Duration = Duration::from_secs(10);
+/// How often the log is written out at most.
 const LOG_FLUSH: Duration = Duration::from_millis(500);
-/// Lines of the log quoted in `error_message`.
-const TAIL_LINES: usize = 20;
 
-/// The log as it is built, and what is not yet written to the build record.
-#[derive(Default)]
-struct Log {
-    all: String,
-    pending: String,
-    progress: i32,
-    current_step: Option<String>,
+/// Why a build did not produce its image.
+enum Failure {
+    /// The build failed, for this reason.
+    Reason(String),
+    /// The attempt is not current any more: nothing of it may be recorded.
+    Stale,
 }
 
-impl Log {
-    fn push(&mut self, text: &str) {
-        for line in text.lines() {
-            // The classic builder's "Step 2/5 : RUN ..." lines.
-            if let Some(rest) = line.strip_prefix("Step ")
-                && let Some((counts, step)) = rest.split_once(" : ")
-                && let Some((n, m)) = counts.split_once('/')
-                && let (Ok(n), Ok(m)) = (n.parse::<i32>(), m.parse::<i32>())
-                && m > 0
-            {
-                self.progress = ((n - 1) * 100 / m).clamp(0, 99);
-                self.current_step = Some(step.chars().take(200).collect());
-            }
-        }
-        self.all.push_str(text);
-        self.pending.push_str(text);
+impl From<String> for Failure {
+    fn from(reason: String) -> Self {
+        Self::Reason(reason)
     }
+}
 
-    fn tail(&self) -> String {
-        let lines: Vec<&str> = self.all.lines().filter(|l| !l.trim().is_empty()).collect();
-        lines[lines.len().saturating_sub(TAIL_LINES)..].join("\n")
-    }
-
-    async fn flush(&mut self, pool: &PgPool, id: i64) {
-        let step = self.current_step.take();
-        let r = template_builds::append(pool, id, &self.pending, self.progress, step.as_deref());
-        match r.await {
-            Ok(()) => self.pending.clear(),
-            Err(e) => tracing::warn!(template.id = id, error = %e, "writing the build log"),
-        }
+impl From<&str> for Failure {
+    fn from(reason: &str) -> Self {
+        Self::Reason(reason.to_owned())
     }
 }
 
 impl Builds {
-    pub(super) async fn run(self, pool: PgPool, job: Job) {
-        let id = job.template_id;
-        let beat = {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(HEARTBEAT);
-                loop {
-                    tick.tick().await;
-                    if let Err(e) = template_builds::heartbeat(&pool, id).await {
-                        tracing::warn!(template.id = id, error = %e, "build heartbeat");
-                    }
-                }
-            })
+    /// Runs a claimed attempt to its end; `stale` turns true when the worker finds it stale.
+    pub(crate) async fn run(
+        self,
+        pool: PgPool,
+        attempt: Attempt,
+        job: Job,
+        mut stale: watch::Receiver<bool>,
+    ) {
+        let id = attempt.template_id;
+        let nonce = chrono::Utc::now().timestamp_millis().to_string();
+        let tag = format!("warren-template-{id}:{nonce}");
+        let mut log = BuildLog::new(self.limits.log_chunk_bytes, self.limits.log_max_chunks);
+        let timeout = self.limits.timeout;
+        let building = self.build(&pool, attempt, &job, &tag, &nonce, &mut log);
+        let outcome = tokio::select! {
+            r = tokio::time::timeout(timeout, building) => r.unwrap_or_else(|_| {
+                Err(format!("the build took longer than {}s", timeout.as_secs()).into())
+            }),
+            _ = stale.wait_for(|s| *s) => Err(Failure::Stale),
         };
-        let mut log = Log::default();
-        let outcome = match self.running.clone().acquire_owned().await {
-            Ok(_slot) => {
-                match tokio::time::timeout(self.timeout, self.build(&pool, &job, &mut log)).await {
-                    Ok(r) => r,
-                    Err(_) => Err(format!(
-                        "the build took longer than {}s",
-                        self.timeout.as_secs()
-                    )),
-                }
-            }
-            Err(_) => Err("the build queue is closed".into()),
+        let outcome = match outcome {
+            Err(Failure::Stale) => Err(Failure::Stale),
+            other => match self.flush(&pool, attempt, &mut log).await {
+                Err(Failure::Stale) => Err(Failure::Stale),
+                _ => other,
+            },
         };
-        log.flush(&pool, id).await;
-        beat.abort();
-        let (image, error) = match &outcome {
-            Ok(tag) => (Some(tag.as_str()), None),
-            Err(reason) => {
+        let (image, error) = match outcome {
+            Ok(()) => (Some(tag.as_str()), None),
+            Err(Failure::Reason(reason)) => {
                 tracing::info!(template.id = id, reason, "template build failed");
-                (
-                    None,
-                    Some(format!(
-                        "{reason}\n--- last lines of the build log ---\n{}",
-                        log.tail()
-                    )),
-                )
+                let error = format!(
+                    "{reason}\n--- last lines of the build log ---\n{}",
+                    log.tail()
+                );
+                (None, Some(error))
+            }
+            Err(Failure::Stale) => {
+                tracing::info!(
+                    template.id = id,
+                    "a stale template build stops; its image is removed"
+                );
+                self.remove_if_built(&tag).await;
+                return;
             }
         };
-        self.finish(&pool, id, image, error.as_deref()).await;
+        self.finish(&pool, attempt, image, error.as_deref()).await;
     }
 
-    async fn finish(&self, pool: &PgPool, id: i64, image: Option<&str>, error: Option<&str>) {
+    async fn finish(
+        &self,
+        pool: &PgPool,
+        attempt: Attempt,
+        image: Option<&str>,
+        error: Option<&str>,
+    ) {
         let finished = async {
             let mut tx = pool.begin().await?;
-            let r = template_builds::finish(&mut tx, id, image, error).await?;
+            let r = template_builds::finish(&mut tx, attempt, image, error).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(r)
         };
         let unused = match finished.await {
-            // The template was deleted while it was built: its new image is of no use.
-            Ok((false, _)) => image.map(str::to_owned),
-            Ok((true, replaced)) => replaced,
+            Ok(Finished::Recorded { replaced }) => replaced,
+            // Started again, failed by the leader, or deleted meanwhile: the new image is of no use.
+            Ok(Finished::Stale) => image.map(str::to_owned),
             Err(e) => {
-                // The heartbeat has stopped: the build is failed within a minute regardless.
-                tracing::error!(template.id = id, error = %e, "recording the end of a build");
+                // Its lease is no longer renewed: the leader fails the build when it expires.
+                let id = attempt.template_id;
+                tracing::error!(template.id = id, error = %api_error::chain(&e), "recording the end of a build");
                 image.map(str::to_owned)
             }
         };
         if let Some(unused) = unused {
             self.remove_image(&unused).await;
         }
+    }
+
+    /// Fails `attempt` with `reason` (a build that could not run).
+    pub(crate) async fn record_failure(&self, pool: &PgPool, attempt: Attempt, reason: &str) {
+        self.finish(pool, attempt, None, Some(reason)).await;
     }
 
     /// Removes an image no template uses any more; one still used by a container stays.
@@ -138,16 +133,68 @@ impl Builds {
         }
     }
 
-    /// Builds the image; its tag, or why it failed.
-    async fn build(&self, pool: &PgPool, job: &Job, log: &mut Log) -> Result<String, String> {
+    async fn remove_if_built(&self, tag: &str) {
+        let Some(images) = &self.images else { return };
+        if images.exists(tag).await.unwrap_or(true) {
+            self.remove_image(tag).await;
+        }
+    }
+
+    /// Writes what the log has not written yet, with the progress and a renewed lease, in one
+    /// transaction conditioned on the attempt. A failed write is retried with the next one.
+    async fn flush(
+        &self,
+        pool: &PgPool,
+        attempt: Attempt,
+        log: &mut BuildLog,
+    ) -> Result<(), Failure> {
+        let Some(write) = log.write() else {
+            return Ok(());
+        };
+        let lease = self.lease_seconds();
+        let written = async {
+            let mut tx = pool.begin().await?;
+            let step = write.current_step.as_deref();
+            if !template_builds::progress(&mut tx, attempt, write.progress, step, lease).await? {
+                return Ok(false);
+            }
+            if !write.pieces.is_empty() {
+                template_build_logs::append(&mut tx, attempt, &write.pieces, write.keep_from_seq)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(true)
+        };
+        match written.await {
+            Ok(true) => {
+                log.written(&write);
+                Ok(())
+            }
+            Ok(false) => Err(Failure::Stale),
+            Err(e) => {
+                let id = attempt.template_id;
+                tracing::warn!(template.id = id, error = %api_error::chain(&e), "writing the build log");
+                Ok(())
+            }
+        }
+    }
+
+    /// Builds the image `tag`; `Ok` once the backend holds it.
+    async fn build(
+        &self,
+        pool: &PgPool,
+        attempt: Attempt,
+        job: &Job,
+        tag: &str,
+        nonce: &str,
+        log: &mut BuildLog,
+    ) -> Result<(), Failure> {
         let id = job.template_id;
-        let nonce = chrono::Utc::now().timestamp_millis().to_string();
-        let tag = format!("warren-template-{id}:{nonce}");
         log.push(&format!(
             "Building template {} from {}\n",
             job.spec.name, job.spec.from_image
         ));
-        log.flush(pool, id).await;
+        self.flush(pool, attempt, log).await?;
         let dockerfile = job.spec.dockerfile();
         let uploads = job.uploads.clone();
         let context = tokio::task::spawn_blocking(move || build_context(&dockerfile, &uploads))
@@ -159,10 +206,10 @@ impl Builds {
             .clone()
             .ok_or("the sandbox runtime cannot build images")?;
         let build = ImageBuild {
-            tag: tag.clone(),
+            tag: tag.to_owned(),
             context,
             no_cache: job.spec.no_cache,
-            build_args: job.spec.cache_busters(&nonce).into_iter().collect(),
+            build_args: job.spec.cache_busters(nonce).into_iter().collect(),
             labels: vec![("warren.template-id".to_owned(), id.to_string())],
             registry_login: job.credentials.as_ref().map(|c| RegistryLogin {
                 from_image: job.spec.from_image.clone(),
@@ -177,7 +224,7 @@ impl Builds {
             let item = tokio::select! {
                 item = stream.next() => item,
                 () = tokio::time::sleep(LOG_FLUSH) => {
-                    log.flush(pool, id).await;
+                    self.flush(pool, attempt, log).await?;
                     last_flush = Instant::now();
                     continue;
                 }
@@ -192,44 +239,22 @@ impl Builds {
                 }
             }
             if last_flush.elapsed() >= LOG_FLUSH {
-                log.flush(pool, id).await;
+                self.flush(pool, attempt, log).await?;
                 last_flush = Instant::now();
             }
         }
         if let Some(reason) = failure {
-            return Err(reason.trim().to_owned());
+            return Err(reason.trim().to_owned().into());
         }
-        match images.exists(&tag).await {
+        match images.exists(tag).await {
             Ok(true) => {
                 log.push(&format!("Built image {tag}\n"));
-                Ok(tag)
+                Ok(())
             }
-            Ok(false) => Err("the build ended without an image".to_owned()),
-            Err(e) => Err(format!(
-                "the build ended without an image: {}",
-                api_error::chain(&e)
-            )),
+            Ok(false) => Err("the build ended without an image".into()),
+            Err(e) => {
+                Err(format!("the build ended without an image: {}", api_error::chain(&e)).into())
+            }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn steps_give_progress_and_the_tail_is_the_last_lines() {
-        let mut log = Log::default();
-        log.push("Step 1/4 : FROM x\n ---> abc\nStep 3/4 : RUN make\n");
-        assert_eq!(log.progress, 50);
-        assert_eq!(log.current_step.as_deref(), Some("RUN make"));
-        for i in 0..30 {
-            log.push(&format!("line {i}\n"));
-        }
-        let tail = log.tail();
-        assert!(
-            tail.starts_with("line 10\n") && tail.ends_with("line 29"),
-            "{tail}"
-        );
     }
 }

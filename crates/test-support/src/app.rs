@@ -46,6 +46,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// An app with settings adjusted by `tweak` (the database URL and listen address are set first).
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_on(Arc::new(FakeRuntime::new()), tweak).await
+}
+
+/// The same on `runtime` (e.g. [`FakeRuntime::with_images`]).
+pub async fn spawn_app_on(runtime: Arc<FakeRuntime>, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let db = test_database().await;
     let mut settings = Settings::default();
     settings.database.url = SecretString::from(db.url.clone());
@@ -53,7 +58,6 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     settings.server.host = "127.0.0.1".into();
     settings.server.port = 0;
     tweak(&mut settings);
-    let runtime = Arc::new(FakeRuntime::new());
     let app = Application::build(settings.clone(), Some(runtime.clone()))
         .await
         .expect("build the app")

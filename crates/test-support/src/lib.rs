@@ -19,5 +19,5 @@ pub mod node;
 pub mod postgres;
 pub mod python;
 
-pub use app::{Replica, TestApp, spawn_app, spawn_app_with};
+pub use app::{Replica, TestApp, spawn_app, spawn_app_on, spawn_app_with};
 pub use postgres::{TestDatabase, test_database};

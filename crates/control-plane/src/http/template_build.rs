@@ -1,5 +1,6 @@
 //! `POST /v1/templates/build`, `GET /v1/templates/build/{id}/status` and `.../logs?offset=`
-//! (CONTRACT.md §2.3 steps 3–5). The build id is the template id.
+//! (CONTRACT.md §2.3 steps 3–5). The build id is the template id. A build is accepted as a
+//! `pending` row this replica runs; status and logs are read from Postgres, on any replica.
 
 use api_types::control::{TemplateBuildLogs, TemplateBuildStarted, TemplateBuildStatus};
 use api_types::error::ControlErrorBody;
@@ -14,7 +15,8 @@ use crate::http::template_uploads::public_base;
 use crate::state::AppState;
 use api_error::ApiError;
 use api_error::request_id;
-use db::{template_builds, template_uploads};
+use db::template_builds::{self, Attempt};
+use db::{template_build_logs, template_uploads};
 use settings::RuntimeKind;
 use template_builder::Job;
 use template_spec::BuildRequest;
@@ -61,8 +63,8 @@ async fn build(
              POST /v1/templates/files/upload-link, then PUT the archive"
         )));
     }
-    let admission = state.builds.admit()?;
     let mut tx = state.pool.begin().await?;
+    state.builds.admit(&mut tx).await?;
     let taken = || ApiError::TemplateNameTaken(spec.name.clone());
     let template_id = match template_builds::same_name(&mut tx, org, &spec.name).await? {
         None => template_builds::insert_template(&mut tx, org, &spec)
@@ -84,12 +86,18 @@ async fn build(
             t.id
         }
     };
-    let record = template_builds::start(&mut tx, template_id).await?;
-    tx.commit().await?;
+    let builds = &state.builds;
+    let record = template_builds::start(
+        &mut tx,
+        template_id,
+        builds.replica(),
+        builds.lease_seconds(),
+    )
+    .await?;
     let uploads = hashes
         .into_iter()
         .map(|h| {
-            let path = state.builds.uploads.path(org, &h);
+            let path = builds.uploads.path(org, &h);
             (h, path)
         })
         .collect();
@@ -99,7 +107,17 @@ async fn build(
         credentials,
         uploads,
     };
-    state.builds.spawn(state.pool.clone(), job, admission);
+    // Known to this replica's worker before the row can be claimed.
+    let attempt = Attempt {
+        template_id,
+        attempt: record.attempt,
+    };
+    builds.accept(attempt, job);
+    if let Err(e) = tx.commit().await {
+        builds.forget(attempt);
+        return Err(e.into());
+    }
+    builds.accepted();
     let id = template_id.to_string();
     Ok((
         StatusCode::CREATED,
@@ -142,7 +160,6 @@ async fn status(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TemplateBuildStatus>, ApiError> {
     let n = build_id(&id)?;
-    template_builds::fail_abandoned(&state.pool).await?;
     let b = template_builds::find(&state.pool, caller.organization_id, n)
         .await?
         .ok_or_else(|| ApiError::TemplateNotFound(id.clone()))?;
@@ -188,16 +205,17 @@ async fn logs(
     ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> Result<Json<TemplateBuildLogs>, ApiError> {
     let n = build_id(&id)?;
-    template_builds::fail_abandoned(&state.pool).await?;
     let offset = q.offset.unwrap_or(0).max(0);
-    let slice = template_builds::logs_from(&state.pool, caller.organization_id, n, offset)
+    let slice = template_build_logs::read(&state.pool, caller.organization_id, n, offset)
         .await?
         .ok_or_else(|| ApiError::TemplateNotFound(id.clone()))?;
+    let status = slice.status.clone();
+    let (logs, offset) = slice.read(offset);
     Ok(Json(TemplateBuildLogs {
-        logs: slice.logs,
-        offset: slice.length.max(offset),
-        complete: matches!(slice.status.as_str(), "active" | "failed"),
-        status: slice.status,
+        logs,
+        offset,
+        complete: matches!(status.as_str(), "active" | "failed"),
+        status,
         request_id: request_id::current(),
     }))
 }

@@ -76,10 +76,6 @@ async fn upload_link(
             limit: settings.max_upload_bytes,
         });
     }
-    let ttl = f64::from(settings.upload_ttl_seconds);
-    for (org, hash) in template_uploads::expire(&state.pool, ttl).await? {
-        state.builds.uploads.remove(org, &hash).await;
-    }
     let mut token = [0u8; 24];
     rand::thread_rng().fill_bytes(&mut token);
     let row = template_uploads::announce(
@@ -88,6 +84,7 @@ async fn upload_link(
         &req.files_hash,
         req.content_length,
         &hex::encode(token),
+        f64::from(settings.upload_ttl_seconds),
     )
     .await?;
     let expires_at = Utc::now() + chrono::Duration::seconds(settings.upload_ttl_seconds.into());

@@ -33,4 +33,5 @@ mod sandboxes;
 mod sdk;
 mod stack;
 mod template_build;
+mod template_jobs;
 mod templates;
