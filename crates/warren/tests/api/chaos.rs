@@ -40,12 +40,12 @@ pub const TIMING: [(&str, &str); 3] = [
 const SETTLE: Duration = Duration::from_secs(60);
 
 pub struct Row {
-    fault: &'static str,
-    in_flight: usize,
-    leaked: usize,
-    stuck: usize,
-    lost: usize,
-    settled: Duration,
+    pub fault: &'static str,
+    pub in_flight: usize,
+    pub leaked: usize,
+    pub stuck: usize,
+    pub lost: usize,
+    pub settled: Duration,
 }
 
 /// Counts leaked containers, stuck rows and lost sandboxes (of `kept`).

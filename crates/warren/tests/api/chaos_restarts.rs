@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use embedded_postgres::postgres::Cluster;
 use test_support::postgres::TestDatabase;
 
-use crate::chaos::{TIMING, print_and_check, row, signal, status, until_status};
-use crate::docker::{clean_up, engine};
+use crate::chaos::{TIMING, kill, print_and_check, row, signal, status, until_status};
+use crate::docker::{clean_up, create, engine};
 use crate::stack::{Sbx, Stack};
 
 /// How long the engine may take to stop its containers and exit (its shutdown timeout is 15 s).
@@ -166,5 +166,132 @@ async fn postgres_restarted_loses_nothing_and_answers_while_down() {
         .expect("code runs after the restart");
     stack.create(&key, "base").await;
     print_and_check(&table);
+    clean_up(&pool, &engine).await;
+}
+
+/// Containers on the engine that are not Warren's own (sandboxes, holders): a build's step
+/// containers are among them.
+fn foreign_containers() -> usize {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            "name=^warren-",
+            "--format",
+            "{{.ID}}",
+        ])
+        .output()
+        .unwrap();
+    let ours = String::from_utf8_lossy(&out.stdout).lines().count();
+    let all = Command::new("docker").args(["ps", "-aq"]).output().unwrap();
+    String::from_utf8_lossy(&all.stdout).lines().count() - ours
+}
+
+#[tokio::test]
+async fn warren_serve_killed_mid_template_build_fails_the_build_once_its_lease_ends() {
+    let (db, pool, key) = crate::docker::db_with_key().await;
+    let engine = engine().await;
+    let mut timing = TIMING.to_vec();
+    timing.push(("WARREN_TEMPLATES__BUILD_LEASE_SECONDS", "3"));
+    timing.push(("WARREN_TEMPLATES__HOUSEKEEPING_INTERVAL_SECONDS", "1"));
+    let before = foreign_containers();
+    let mut server = crate::docker::serve_docker(&db, &timing).await;
+    let kept = [create(&reqwest::Client::new(), &server.base, &key)
+        .await
+        .expect("create")];
+    let ids = [kept[0]["id"].as_str().unwrap().to_owned()];
+    let client = reqwest::Client::new();
+    let body = serde_json::json!({"name": "slow", "from_image": "warren/template-base:latest",
+        "steps": [{"type": "RUN", "args": ["echo started && sleep 120"]}]});
+    let r = client
+        .post(format!("{}/v1/templates/build", server.base))
+        .header("x-api-key", &key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let id = r.json::<serde_json::Value>().await.unwrap()["build_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let log = format!("{}/v1/templates/build/{id}/logs?offset=0", server.base);
+    crate::docker::eventually("the build runs its step", || async {
+        let r = client.get(&log).header("x-api-key", &key).send().await;
+        let page: serde_json::Value = r
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        let logs = page["logs"].as_str().unwrap_or_default();
+        logs.contains("started")
+            .then_some(())
+            .ok_or_else(|| logs.to_owned())
+    })
+    .await;
+
+    let fault = Instant::now();
+    kill(&mut server);
+    server = crate::docker::serve_docker(&db, &timing).await;
+    let status = format!("{}/v1/templates/build/{id}/status", server.base);
+    let mut last = serde_json::Value::Null;
+    while fault.elapsed() < Duration::from_secs(60) {
+        let r = client
+            .get(&status)
+            .header("x-api-key", &key)
+            .send()
+            .await
+            .unwrap();
+        last = r.json().await.unwrap();
+        if last["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "the build after the kill ({:.1}s): {last}",
+        fault.elapsed().as_secs_f64()
+    );
+    assert_eq!(last["status"], "failed", "{last}");
+    let reason = last["error_message"].as_str().unwrap_or_default();
+    assert!(reason.contains("interrupted"), "{reason}");
+    let mut stuck: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM template_builds WHERE status IN ('pending', 'building')",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // The engine ends the build the dead client asked for and removes its step container.
+    let mut leaked = foreign_containers().saturating_sub(before);
+    let since = Instant::now();
+    while leaked > 0 && since.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        leaked = foreign_containers().saturating_sub(before);
+    }
+    let mut table = vec![
+        row(
+            ("warren serve SIGKILLed mid template build", 1, fault),
+            &pool,
+            &engine,
+            &ids,
+        )
+        .await,
+    ];
+    stuck += table[0].stuck as i64;
+    table[0].stuck = stuck as usize;
+    table[0].leaked += leaked;
+    let rebuilt = client
+        .post(format!("{}/v1/templates/build", server.base))
+        .header("x-api-key", &key)
+        .json(&serde_json::json!({"name": "slow", "update": true,
+            "from_image": "warren/template-base:latest",
+            "steps": [{"type": "RUN", "args": ["true"]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebuilt.status(), 201, "the template can be built again");
+    print_and_check(&table);
+    drop(server);
     clean_up(&pool, &engine).await;
 }
