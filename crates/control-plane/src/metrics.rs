@@ -5,7 +5,9 @@
 //!
 //! Counted as they happen: API requests by method, route (the matched pattern) and status, with a
 //! latency histogram; rate-limit rejections; reconciler passes and what they repaired; leadership
-//! changes. Read from Postgres at each scrape: sandboxes by state, warm-pool sandboxes by state.
+//! changes. Read from Postgres at each scrape: sandboxes by state, warm-pool sandboxes by state, template
+//! builds by status. The scheduler's counters (reconciler, leadership, warm-pool claims) are
+//! registered beside these.
 
 use std::time::Instant;
 
@@ -52,6 +54,7 @@ pub struct Metrics {
     rate_limited: Counter,
     sandboxes: Family<StateLabels, Gauge>,
     pooled: Family<StateLabels, Gauge>,
+    builds: Family<StateLabels, Gauge>,
 }
 
 impl Metrics {
@@ -92,7 +95,14 @@ impl Metrics {
             "Warm-pool sandboxes by state (all replicas)",
             pooled.clone(),
         );
+        let builds = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "template_builds",
+            "Custom template builds by status, the last build of each template (all replicas)",
+            builds.clone(),
+        );
         Self {
+            builds,
             registry,
             requests,
             latency,
@@ -120,6 +130,12 @@ impl Metrics {
             family
                 .get_or_create(&StateLabels { state: c.state })
                 .set(c.count);
+        }
+        self.builds.clear();
+        for (status, count) in db::metrics::builds(pool).await? {
+            self.builds
+                .get_or_create(&StateLabels { state: status })
+                .set(count);
         }
         let mut out = String::new();
         encode(&mut out, &self.registry).map_err(ApiError::internal)?;

@@ -21,3 +21,13 @@ pub async fn states(db: impl PgExecutor<'_>) -> Result<Vec<StateCount>, sqlx::Er
     .fetch_all(db)
     .await
 }
+
+/// Template builds by status (the last build of each custom template).
+pub async fn builds(db: impl PgExecutor<'_>) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let rows = sqlx::query!(
+        r#"SELECT status AS "status!", count(*) AS "count!" FROM template_builds GROUP BY status"#
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.status, r.count)).collect())
+}

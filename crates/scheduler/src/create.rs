@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::Scheduler;
 use crate::capacity::Ask;
+use crate::metrics::SchedulerMetrics;
 use api_error::ApiError;
 use db::ids;
 use db::pool::Claimed;
@@ -130,7 +131,11 @@ pub async fn create(
         && template.organization_id.is_none()
         && state.settings.pool.templates.contains_key(&template.name);
     let claimed = if poolable {
-        db::pool::claim(&mut tx, template.id, template.vcpu, template.memory_mb).await?
+        let claimed =
+            db::pool::claim(&mut tx, template.id, template.vcpu, template.memory_mb).await?;
+        let outcome = if claimed.is_some() { "hit" } else { "miss" };
+        state.metrics.pool_claim(outcome);
+        claimed
     } else {
         None
     };
@@ -218,6 +223,7 @@ pub async fn by_deadline<T>(
 /// fails) creates it cold.
 async fn make(
     runtime: &dyn SandboxRuntime,
+    metrics: &SchedulerMetrics,
     spec: &SandboxSpec,
     claimed: Option<Claimed>,
     deadline: Instant,
@@ -239,6 +245,7 @@ async fn make(
             Ok(ready) => return Ok(ready),
             Err(e) => {
                 tracing::warn!(sandbox.id = %id, error.chain = %api_error::chain(&e), "warm-pool claim failed; creating cold");
+                metrics.pool_claim("failed");
                 by_deadline(deadline, runtime.destroy(id)).await?;
             }
         }
@@ -257,7 +264,7 @@ async fn finish(
 ) -> Result<SandboxRow, ApiError> {
     let id = spec.sandbox_id.as_str();
     let _in_flight = state.in_flight.begin(id);
-    match make(runtime.as_ref(), &spec, claimed, deadline).await {
+    match make(runtime.as_ref(), &state.metrics, &spec, claimed, deadline).await {
         Ok(ready) => {
             let addr = ready.agent_addr.to_string();
             let row =

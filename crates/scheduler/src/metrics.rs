@@ -1,5 +1,5 @@
-//! The scheduler's Prometheus metrics: reconciler passes and what they repaired, and leadership
-//! changes. The control plane registers them beside its own ([`SchedulerMetrics::register`]) and
+//! The scheduler's Prometheus metrics: reconciler passes and what they repaired, leadership
+//! changes, and warm-pool claims by outcome. The control plane registers them beside its own ([`SchedulerMetrics::register`]) and
 //! serves them at `GET /metrics`; labels name kinds only, never a sandbox or organization.
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -26,6 +26,7 @@ pub struct SchedulerMetrics {
     reconcile_passes: Family<KindLabels, Counter>,
     reconcile_repairs: Family<KindLabels, Counter>,
     leadership: Family<KindLabels, Counter>,
+    pool_claims: Family<KindLabels, Counter>,
 }
 
 impl SchedulerMetrics {
@@ -46,6 +47,12 @@ impl SchedulerMetrics {
             "Leadership events of this replica (acquired, lock_lost, task_ended)",
             self.leadership.clone(),
         );
+        registry.register(
+            "pool_claims",
+            "Creates of a pooled template, by outcome (hit: served from the warm pool; miss: none \
+             was ready; failed: the claim failed and the create went cold)",
+            self.pool_claims.clone(),
+        );
     }
 
     /// One reconciler pass: its outcome and, when it ran, how many of each kind it repaired.
@@ -59,6 +66,13 @@ impl SchedulerMetrics {
                 .get_or_create(&KindLabels::of(name))
                 .inc_by(*n as u64);
         }
+    }
+
+    /// A create of a pooled template: `hit`, `miss` or `failed`.
+    pub fn pool_claim(&self, outcome: &str) {
+        self.pool_claims
+            .get_or_create(&KindLabels::of(outcome))
+            .inc();
     }
 
     /// A leadership event of this replica.
@@ -81,6 +95,9 @@ mod tests {
         m.reconciled(Some(&[("destroyed", 2), ("finished", 0)]));
         m.reconciled(None);
         m.leadership("acquired");
+        m.pool_claim("hit");
+        m.pool_claim("hit");
+        m.pool_claim("miss");
         let mut out = String::new();
         encode(&mut out, &registry).unwrap();
         for line in [
@@ -89,6 +106,8 @@ mod tests {
             "warren_reconcile_repairs_total{kind=\"destroyed\"} 2",
             "warren_reconcile_repairs_total{kind=\"finished\"} 0",
             "warren_leader_changes_total{kind=\"acquired\"} 1",
+            "warren_pool_claims_total{kind=\"hit\"} 2",
+            "warren_pool_claims_total{kind=\"miss\"} 1",
         ] {
             assert!(out.lines().any(|l| l == line), "{line} missing in:\n{out}");
         }

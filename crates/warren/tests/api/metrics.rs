@@ -88,3 +88,32 @@ async fn rate_limit_rejections_are_counted() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn warm_pool_claims_and_template_builds_are_counted() {
+    let app = spawn_app_with(|s| {
+        s.pool.templates.insert("base".into(), 1);
+    })
+    .await;
+    // Nothing refills the pool here: a create of a pooled template finds none ready.
+    app.create_sandbox("base").await;
+    let template: i64 = sqlx::query_scalar(
+        "INSERT INTO templates (name, display_name, description, category, image, status, vcpu,
+                                memory_mb, disk_gb, is_public, organization_id, isolation)
+         VALUES ('m', 'm', 'd', 'custom', '', 'failed', 1, 512, 1, false, NULL, 'container')
+         RETURNING id",
+    )
+    .fetch_one(&app.state.pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO template_builds (template_id, status) VALUES ($1, 'failed')")
+        .bind(template)
+        .execute(&app.state.pool)
+        .await
+        .unwrap();
+    let text = scrape(&app).await;
+    let miss = r#"warren_pool_claims_total{kind="miss"}"#;
+    assert_eq!(sample(&text, miss), Some(1.0), "{text}");
+    let failed = r#"warren_template_builds{state="failed"}"#;
+    assert_eq!(sample(&text, failed), Some(1.0), "{text}");
+}
