@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod error;
+mod forwarded;
 pub mod host;
 pub mod lane;
 pub mod limits;

@@ -52,6 +52,10 @@ fn static_agent() -> &'static Path {
             .status()
             .expect("run cargo build for the static agent");
         assert!(built.success(), "building the static agent failed");
-        workspace.join(format!("target/{triple}/debug/warren-agent"))
+        // Where cargo put it: `CARGO_TARGET_DIR` when the caller set one (relative to the
+        // workspace, where cargo ran), else the workspace's `target`.
+        let target =
+            workspace.join(std::env::var_os("CARGO_TARGET_DIR").unwrap_or("target".into()));
+        target.join(format!("{triple}/debug/warren-agent"))
     })
 }
