@@ -16,6 +16,7 @@ use scheduler::reaper::Reaper;
 use scheduler::reconcile::Reconciler;
 use scheduler::{Parts, Scheduler};
 use settings::{RouterMode, RuntimeKind, Settings};
+use template_builder::Builds;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
@@ -42,9 +43,11 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}:{}", addr.0, addr.1))?;
         let listen_port = listener.local_addr()?.port();
-        let pool_for_routes = pool.clone();
         let route_ttl = Duration::from_secs(u64::from(settings.router.cache_ttl_seconds));
         let max_token_lifetime = i64::from(settings.sandboxes.max_token_lifetime_seconds);
+        let routes = Arc::new(Routes::new(pool.clone(), route_ttl, max_token_lifetime));
+        let auth_cache = Arc::new(AuthCache::new(pool.clone(), &settings.limits));
+        let builds = Builds::new(&settings, runtime.as_ref().and_then(|r| r.images()));
         let scheduler = Scheduler(Arc::new(Parts {
             pool,
             runtime,
@@ -54,18 +57,11 @@ impl Application {
             in_flight: Default::default(),
             leader: Default::default(),
             metrics: Default::default(),
-            routes: Arc::new(Routes::new(
-                pool_for_routes.clone(),
-                route_ttl,
-                max_token_lifetime,
-            )),
+            routes,
         }));
         let state = AppState(Arc::new(AppInner {
-            builds: template_builder::Builds::new(
-                &scheduler.settings,
-                scheduler.runtime.as_ref().and_then(|r| r.images()),
-            ),
-            auth_cache: Arc::new(AuthCache::new(pool_for_routes, &scheduler.settings.limits)),
+            builds,
+            auth_cache,
             metrics: Metrics::new(&scheduler.metrics),
             scheduler,
         }));

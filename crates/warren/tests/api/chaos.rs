@@ -143,8 +143,7 @@ struct Frozen(i32);
 
 impl Frozen {
     fn dockerd() -> Self {
-        let pid = std::fs::read_to_string("/var/run/docker.pid").expect("dockerd's pidfile");
-        let pid: i32 = pid.trim().parse().expect("a pid");
+        let pid = dockerd_pid().expect("a running dockerd with its pidfile");
         signal(pid, "STOP");
         Self(pid)
     }
@@ -154,6 +153,15 @@ impl Drop for Frozen {
     fn drop(&mut self) {
         signal(self.0, "CONT");
     }
+}
+
+/// The pid of the running dockerd, from its pidfile.
+pub fn dockerd_pid() -> Option<i32> {
+    let pid = std::fs::read_to_string("/var/run/docker.pid").ok()?;
+    let pid: i32 = pid.trim().parse().ok()?;
+    std::path::Path::new(&format!("/proc/{pid}"))
+        .exists()
+        .then_some(pid)
 }
 
 /// SIGKILLs the container of sandbox `id` from the host (its PID 1 is the agent).

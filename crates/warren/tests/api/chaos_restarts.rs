@@ -18,20 +18,12 @@ use std::time::{Duration, Instant};
 use embedded_postgres::postgres::Cluster;
 use test_support::postgres::TestDatabase;
 
-use crate::chaos::{TIMING, kill, print_and_check, row, signal, status, until_status};
+use crate::chaos::{TIMING, dockerd_pid, kill, print_and_check, row, signal, status, until_status};
 use crate::docker::{clean_up, create, engine};
 use crate::stack::{Sbx, Stack};
 
 /// How long the engine may take to stop its containers and exit (its shutdown timeout is 15 s).
 const ENGINE_STOP: Duration = Duration::from_secs(60);
-
-fn dockerd_pid() -> Option<i32> {
-    let pid = std::fs::read_to_string("/var/run/docker.pid").ok()?;
-    let pid: i32 = pid.trim().parse().ok()?;
-    std::path::Path::new(&format!("/proc/{pid}"))
-        .exists()
-        .then_some(pid)
-}
 
 /// Stops dockerd (SIGTERM, as a service manager would) and starts it again with the script CI uses.
 fn restart_dockerd() {
@@ -173,19 +165,11 @@ async fn postgres_restarted_loses_nothing_and_answers_while_down() {
 /// containers are among them.
 fn foreign_containers() -> usize {
     let out = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            "name=^warren-",
-            "--format",
-            "{{.ID}}",
-        ])
+        .args(["ps", "-a", "--format", "{{.Names}}"])
         .output()
         .unwrap();
-    let ours = String::from_utf8_lossy(&out.stdout).lines().count();
-    let all = Command::new("docker").args(["ps", "-aq"]).output().unwrap();
-    String::from_utf8_lossy(&all.stdout).lines().count() - ours
+    let names = String::from_utf8_lossy(&out.stdout);
+    names.lines().filter(|n| !n.starts_with("warren-")).count()
 }
 
 #[tokio::test]
@@ -197,11 +181,9 @@ async fn warren_serve_killed_mid_template_build_fails_the_build_once_its_lease_e
     timing.push(("WARREN_TEMPLATES__HOUSEKEEPING_INTERVAL_SECONDS", "1"));
     let before = foreign_containers();
     let mut server = crate::docker::serve_docker(&db, &timing).await;
-    let kept = [create(&reqwest::Client::new(), &server.base, &key)
-        .await
-        .expect("create")];
-    let ids = [kept[0]["id"].as_str().unwrap().to_owned()];
     let client = reqwest::Client::new();
+    let kept = create(&client, &server.base, &key).await.expect("create");
+    let ids = [kept["id"].as_str().unwrap().to_owned()];
     let body = serde_json::json!({"name": "slow", "from_image": "warren/template-base:latest",
         "steps": [{"type": "RUN", "args": ["echo started && sleep 120"]}]});
     let r = client
@@ -256,7 +238,7 @@ async fn warren_serve_killed_mid_template_build_fails_the_build_once_its_lease_e
     assert_eq!(last["status"], "failed", "{last}");
     let reason = last["error_message"].as_str().unwrap_or_default();
     assert!(reason.contains("interrupted"), "{reason}");
-    let mut stuck: i64 = sqlx::query_scalar(
+    let builds_stuck: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM template_builds WHERE status IN ('pending', 'building')",
     )
     .fetch_one(&pool)
@@ -278,8 +260,7 @@ async fn warren_serve_killed_mid_template_build_fails_the_build_once_its_lease_e
         )
         .await,
     ];
-    stuck += table[0].stuck as i64;
-    table[0].stuck = stuck as usize;
+    table[0].stuck += builds_stuck as usize;
     table[0].leaked += leaked;
     let rebuilt = client
         .post(format!("{}/v1/templates/build", server.base))
