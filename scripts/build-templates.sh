@@ -7,19 +7,19 @@
 # (scripts/docker-engine.sh). Images that already exist are skipped unless --force, so after editing a
 # Dockerfile pass --force (it re-runs `docker build`; unchanged steps come from the layer cache).
 #
-# Usage: scripts/build-templates.sh [--force] [NAME...]     (NAME: base python nodejs code-interpreter;
+# Usage: scripts/build-templates.sh [--force] [NAME...]     (NAME: base python nodejs code-interpreter desktop;
 #                                                           default all; base is built first when missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all=(base python nodejs code-interpreter)
+all=(base python nodejs code-interpreter desktop)
 force=0
 names=()
 for arg in "$@"; do
   case "$arg" in
     --force) force=1 ;;
-    base | python | nodejs | code-interpreter) names+=("$arg") ;;
-    *) echo "usage: $0 [--force] [base|python|nodejs|code-interpreter]..." >&2; exit 2 ;;
+    base | python | nodejs | code-interpreter | desktop) names+=("$arg") ;;
+    *) echo "usage: $0 [--force] [base|python|nodejs|code-interpreter|desktop]..." >&2; exit 2 ;;
   esac
 done
 [ "${#names[@]}" -gt 0 ] || names=("${all[@]}")

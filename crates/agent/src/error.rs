@@ -18,6 +18,21 @@ pub struct ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+impl From<desktop::DesktopError> for ApiError {
+    fn from(e: desktop::DesktopError) -> Self {
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::warn!(code = e.code, message = %e.message, "desktop operation failed");
+        }
+        Self {
+            status,
+            code: e.code,
+            message: e.message,
+            details: e.details,
+        }
+    }
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {

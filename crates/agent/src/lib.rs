@@ -9,6 +9,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod desktop;
 pub mod env;
 pub mod error;
 pub mod http;
@@ -115,6 +116,10 @@ impl Application {
         // the start command, rather than on the first `run_code` (docs/agent.md, "Execution").
         let warming = state.clone();
         tokio::spawn(async move { warming.warm_kernel(Duration::ZERO).await });
+        // The display stack starts with the sandbox, so the first screenshot does not wait for it.
+        if let Ok(desktop) = &state.desktop {
+            desktop.start();
+        }
         tracing::info!(addr = %listener.local_addr()?, "warren-agent listening");
 
         let app = http::router(state.clone());
@@ -124,6 +129,9 @@ impl Application {
             let sig = supervisor::wait_for_stop(pid_rx).await;
             tracing::info!(signal = ?sig, "stopping");
             let _ = stop_tx.send(true);
+            if let Ok(desktop) = &stop_state.desktop {
+                desktop.stop();
+            }
             let start_pid = *stop_pids.borrow();
             supervisor::stop_children(&stop_state, start_pid, Signal::SIGTERM);
         };

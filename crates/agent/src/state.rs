@@ -61,6 +61,8 @@ pub struct AppInner {
     pub active_streams: AtomicUsize,
     /// Pid of the running start command (0: none); `POST /processes/kill-all` spares it.
     pub start_pid: AtomicU32,
+    /// The desktop when the image has its programs, else the programs it lacks.
+    pub desktop: Result<desktop::Desktop, Vec<String>>,
     /// When the agent started.
     pub started: Instant,
     pub started_at: String,
@@ -74,7 +76,13 @@ impl AppState {
         } else {
             path_var
         };
+        let home = config
+            .base_env
+            .get("HOME")
+            .map_or_else(|| config.workspace.clone(), PathBuf::from);
+        let desktop = crate::desktop::probe(&spawner, &config.base_env, home);
         Self(Arc::new(AppInner {
+            desktop,
             toolchains: Toolchains::new(config.python.clone(), path_var),
             kernel: Kernel::new(spawner.clone(), config.python.clone().into()),
             permits: Arc::new(Semaphore::new(config.max_concurrent)),

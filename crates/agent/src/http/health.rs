@@ -40,7 +40,7 @@ fn features(state: &AppState) -> Value {
     json!({
         "code_execution": true, "file_operations": true, "terminal_access": true,
         "websocket_streaming": true, "rich_output": python, "background_jobs": true,
-        "ipython_kernel": python, "system_metrics": true, "desktop": false,
+        "ipython_kernel": python, "system_metrics": true, "desktop": state.desktop.is_ok(),
         "languages": langs,
     })
 }

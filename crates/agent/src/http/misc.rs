@@ -1,10 +1,10 @@
-//! The smaller routes: system process list, Jupyter sessions, cache, desktop, and the warm-pool
+//! The smaller routes: system process list, Jupyter sessions, cache, and the warm-pool
 //! configure step.
 
 use api_types::agent::ConfigureRequest;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{any, get, post};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use sandbox_token::TokenKey;
 use serde_json::{Value, json};
@@ -12,12 +12,8 @@ use serde_json::{Value, json};
 use crate::auth::Identity;
 use crate::error::{ApiError, ApiResult};
 use crate::http::extract::ApiJson;
-use crate::lang::find_program;
 use crate::state::AppState;
 use crate::util::now_ts;
-
-/// Programs the desktop API would need.
-const DESKTOP_DEPENDENCIES: [&str; 3] = ["Xvfb", "x11vnc", "xdotool"];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -25,8 +21,6 @@ pub fn routes() -> Router<AppState> {
         .route("/jupyter/sessions", get(jupyter_sessions))
         .route("/cache/stats", get(cache_stats))
         .route("/cache/clear", post(cache_clear))
-        .route("/desktop", any(desktop))
-        .route("/desktop/{*rest}", any(desktop))
 }
 
 /// Routes that carry their own authorization.
@@ -76,25 +70,6 @@ async fn cache_stats(State(state): State<AppState>) -> Json<Value> {
 async fn cache_clear(State(state): State<AppState>) -> Json<Value> {
     let removed = state.toolchains.clear();
     Json(json!({"message": "Cache cleared", "entries_removed": removed, "success": true}))
-}
-
-async fn desktop(State(state): State<AppState>) -> ApiError {
-    let path = state
-        .config
-        .base_env
-        .get("PATH")
-        .cloned()
-        .unwrap_or_default();
-    let missing: Vec<&str> = DESKTOP_DEPENDENCIES
-        .into_iter()
-        .filter(|p| find_program(p, &path).is_none())
-        .collect();
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        "DESKTOP_NOT_AVAILABLE",
-        "Desktop automation is not available in this sandbox",
-    )
-    .with_detail("missing_dependencies", missing)
 }
 
 async fn configure(

@@ -5,6 +5,7 @@
 //! configure step and the key push, which carry their own authorization).
 
 pub mod commands;
+pub mod desktop;
 pub mod env;
 pub mod execute;
 pub mod extract;
@@ -40,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .merge(transfer::routes(state.config.max_upload))
         .merge(env::routes())
         .merge(misc::routes())
+        .merge(desktop::routes())
         .merge(processes::routes())
         .merge(crate::ws::routes(&state))
         .route_layer(from_fn_with_state(

@@ -1,0 +1,5 @@
+//! (being written)
+
+/// Clipboard history.
+#[derive(Default)]
+pub struct Clipboard;
