@@ -306,6 +306,10 @@ pub enum TerminalOutput {
     Exit { code: i32 },
 }
 
+/// The port inside a desktop sandbox where the agent serves the browser viewer (noVNC) and its
+/// RFB-over-WebSocket bridge. The router always asks a preview token for it (docs/desktop.md).
+pub const DESKTOP_VIEWER_PORT: u16 = 6080;
+
 /// The warm-pool configure step (`POST /_warren/configure`, see `docs/agent.md`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConfigureRequest {

@@ -8,3 +8,9 @@ impl Vnc {
         Self
     }
 }
+
+impl Vnc {
+    /// Where a browser reaches the viewer (`http://6080-{id}.{domain}`) and the preview epoch its
+    /// links are signed with, as the control plane said at create or at the configure step.
+    pub fn set_link(&self, _viewer_base: Option<String>, _preview_epoch: i64) {}
+}
