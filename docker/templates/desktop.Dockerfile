@@ -5,6 +5,7 @@
 #   benchmark's screenshot baseline: the agent screenshots through the X protocol without forking),
 #   Chromium, xterm and mousepad for an agent to drive, noVNC's static viewer.
 # The warren-agent starts and supervises the display stack when it finds Xvfb (see docs/desktop.md).
+# Masked systemd units (symlinks to /dev/null, "writable" to anyone) are removed: no systemd runs here.
 # Chromium cannot use its own sandbox under the default hardening: the `chromium` wrapper here passes
 # --no-sandbox --disable-dev-shm-usage.
 ARG BASE=warren/template-code-interpreter:latest
@@ -18,6 +19,7 @@ RUN apt-get update \
       chromium xterm mousepad novnc fonts-dejavu-core \
  && apt-get clean \
  && rm -rf /var/lib/apt/lists/* \
+ && find / -xdev -lname /dev/null \( -path '/usr/lib/systemd/*' -o -path '/etc/systemd/*' \) -delete \
  && echo 'export CHROMIUM_FLAGS="$CHROMIUM_FLAGS --no-sandbox --disable-dev-shm-usage --no-first-run"' \
       > /etc/chromium.d/warren-no-sandbox
 
