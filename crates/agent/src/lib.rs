@@ -87,6 +87,13 @@ impl Application {
             .await
             .with_context(|| format!("bind {}", config.listen))?;
         let state = AppState::new(config, auth, spawner);
+        // Where a browser reaches the viewer, as the control plane said at create (a claimed pool
+        // sandbox learns it at the configure step instead).
+        if let Ok(desktop) = &state.desktop {
+            desktop
+                .vnc
+                .set_link(state.config.viewer_base.clone(), state.config.preview_epoch);
+        }
         for dir in [&state.config.workspace, &state.config.tmp_dir] {
             if !dir.exists() {
                 std::fs::create_dir_all(dir)
