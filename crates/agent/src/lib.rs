@@ -24,6 +24,7 @@ pub mod state;
 pub mod supervisor;
 pub mod userfs;
 pub mod util;
+pub mod viewer;
 pub mod webhook;
 pub mod ws;
 
@@ -116,7 +117,7 @@ impl Application {
         tokio::spawn(supervisor::run_start_command(
             state.clone(),
             pid_tx,
-            stop_rx,
+            stop_rx.clone(),
         ));
         tokio::spawn(supervisor::run_ready_check(state.clone()));
         // Whoever creates a sandbox is about to run code in it: start the Python kernel now, beside
@@ -126,6 +127,13 @@ impl Application {
         // The display stack starts with the sandbox, so the first screenshot does not wait for it.
         if let Ok(desktop) = &state.desktop {
             desktop.start();
+            // The browser viewer (noVNC and its RFB bridge) on port 6080, stopped with the agent.
+            let mut stopping = stop_rx.clone();
+            let stop = async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            };
+            let limits = listener_limits(&state.config);
+            tokio::spawn(viewer::serve(desktop.clone(), limits, stop));
         }
         tracing::info!(addr = %listener.local_addr()?, "warren-agent listening");
 
