@@ -18,7 +18,7 @@ const MB: f64 = 1024.0 * 1024.0;
 /// How long after its first screenshot a sandbox's memory is read.
 const SETTLE: Duration = Duration::from_secs(10);
 /// The window whose contents the typed keys change (DISPLAY=:1 comes from the image).
-const XTERM: &str = "xterm -geometry 40x10+0+0";
+const XTERM: &str = "xterm -display :1 -geometry 40x10+0+0";
 
 /// `GET /desktop/screenshot` through the router: the PNG, checked, and its width and height.
 async fn screenshot(w: &Warren, sb: &Sandbox) -> anyhow::Result<(Vec<u8>, u32, u32)> {
@@ -160,11 +160,15 @@ pub async fn desktop(ctx: &Ctx) -> anyhow::Result<Table> {
     // A typed key into a focused xterm, until a screenshot differs.
     let (mut seen, mut typed, mut tries) =
         (Samples::default(), Samples::default(), Samples::default());
-    run(w, &sb, &format!("setsid {XTERM} >/dev/null 2>&1 &")).await?;
+    let xterm = json!({ "command": format!("{XTERM} 2>/tmp/xterm.log"), "timeout": 3600 });
+    post(w, &sb, "/commands/background", xterm).await?;
     let mut before = screenshot(w, &sb).await?.0;
     let t = Instant::now();
     while before == png {
-        ensure!(t.elapsed() < Duration::from_secs(20), "no xterm appeared");
+        if t.elapsed() > Duration::from_secs(20) {
+            let log = run(w, &sb, "cat /tmp/xterm.log; ps ax").await?;
+            bail!("no xterm appeared: {log}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
         before = screenshot(w, &sb).await?.0;
     }
