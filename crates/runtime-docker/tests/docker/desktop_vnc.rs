@@ -38,15 +38,27 @@ async fn vnc_starts_with_a_password_and_the_viewer_bridges_rfb() {
     let (code, status) = call(reqwest::Method::GET, "/desktop/vnc/status", None).await;
     assert_eq!(code, 200, "{status}");
     assert_eq!(status["running"], false, "{status}");
-    assert_eq!((status["display"].clone(), status["port"].clone()), (json!(1), json!(5900)));
+    assert_eq!(
+        (status["display"].clone(), status["port"].clone()),
+        (json!(1), json!(5900))
+    );
 
     for bad in [
         json!({"display": 1, "password": "123456789"}),
         json!({"display": 1, "password": ""}),
         json!({"display": 2}),
     ] {
-        let (code, err) = call(reqwest::Method::POST, "/desktop/vnc/start", Some(bad.clone())).await;
-        assert_eq!((code, err["code"].clone()), (400, json!("INVALID_REQUEST")), "{bad}: {err}");
+        let (code, err) = call(
+            reqwest::Method::POST,
+            "/desktop/vnc/start",
+            Some(bad.clone()),
+        )
+        .await;
+        assert_eq!(
+            (code, err["code"].clone()),
+            (400, json!("INVALID_REQUEST")),
+            "{bad}: {err}"
+        );
     }
 
     // The TypeScript SDK's start: a GET, the password generated.
@@ -58,13 +70,24 @@ async fn vnc_starts_with_a_password_and_the_viewer_bridges_rfb() {
     // The Python SDK's start with its own password restarts the server with it.
     let body = json!({"display": 1, "password": "s3cret!"});
     let (code, started) = call(reqwest::Method::POST, "/desktop/vnc/start", Some(body)).await;
-    assert_eq!((code, started["password"].clone()), (200, json!("s3cret!")), "{started}");
+    assert_eq!(
+        (code, started["password"].clone()),
+        (200, json!("s3cret!")),
+        "{started}"
+    );
     let (_, info) = call(reqwest::Method::GET, "/desktop/vnc/info", None).await;
-    assert_eq!((info["running"].clone(), info["password"].clone()), (json!(true), json!("s3cret!")));
+    assert_eq!(
+        (info["running"].clone(), info["password"].clone()),
+        (json!(true), json!("s3cret!"))
+    );
 
     // The viewer: noVNC's page, nothing outside its directory.
     let viewer = format!("http://{}:6080", agent.ip());
-    let page = http().get(format!("{viewer}/vnc.html")).send().await.unwrap();
+    let page = http()
+        .get(format!("{viewer}/vnc.html"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("noVNC"));
     let redirect = reqwest::Client::builder()
@@ -77,8 +100,16 @@ async fn vnc_starts_with_a_password_and_the_viewer_bridges_rfb() {
         .await
         .unwrap();
     assert_eq!(redirect.headers()["location"], "/vnc.html?autoconnect=1");
-    for outside in ["/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/app/../../../etc/shadow"] {
-        let resp = http().get(format!("{viewer}{outside}")).send().await.unwrap();
+    for outside in [
+        "/../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/app/../../../etc/shadow",
+    ] {
+        let resp = http()
+            .get(format!("{viewer}{outside}"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 404, "{outside}");
     }
 
@@ -88,7 +119,9 @@ async fn vnc_starts_with_a_password_and_the_viewer_bridges_rfb() {
         .unwrap();
     req.headers_mut()
         .insert("sec-websocket-protocol", "binary".parse().unwrap());
-    let (mut ws, resp) = tokio_tungstenite::connect_async(req).await.expect("upgrade");
+    let (mut ws, resp) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("upgrade");
     assert_eq!(resp.headers()["sec-websocket-protocol"], "binary");
     let greeting = next_binary(&mut ws).await;
     assert_eq!(greeting, b"RFB 003.008\n");
@@ -100,7 +133,11 @@ async fn vnc_starts_with_a_password_and_the_viewer_bridges_rfb() {
     drop(ws);
 
     let (code, stopped) = call(reqwest::Method::POST, "/desktop/vnc/stop", Some(json!({}))).await;
-    assert_eq!((code, stopped["running"].clone()), (200, json!(false)), "{stopped}");
+    assert_eq!(
+        (code, stopped["running"].clone()),
+        (200, json!(false)),
+        "{stopped}"
+    );
     let (_, status) = call(reqwest::Method::GET, "/desktop/vnc/status", None).await;
     assert_eq!(status["running"], false, "{status}");
     rt.destroy(&spec.sandbox_id).await.unwrap();
