@@ -189,15 +189,33 @@ pub async fn start(desktop: &Desktop, password: Option<String>) -> DesktopResult
         }
     }
     let rfbauth = files.rfbauth.clone().unwrap_or_default();
-    desktop.stack.run(
-        SERVICE,
-        Spec {
-            program: "x11vnc".into(),
-            args: x11vnc_args(&desktop.display(), &rfbauth),
-            env: desktop.env(),
-        },
-    );
-    wait_listening(LISTEN_WAIT).await
+    let spec = Spec {
+        program: "x11vnc".into(),
+        args: x11vnc_args(&desktop.display(), &rfbauth),
+        env: desktop.env(),
+    };
+    // A new password restarts x11vnc: the old one, still listening while it stops, does not count.
+    let stale = desktop.stack.pid(SERVICE).filter(|_| {
+        desktop
+            .stack
+            .wanted(SERVICE)
+            .is_some_and(|wanted| wanted != spec)
+    });
+    desktop.stack.run(SERVICE, spec);
+    let deadline = tokio::time::Instant::now() + LISTEN_WAIT;
+    while desktop
+        .stack
+        .pid(SERVICE)
+        .is_none_or(|pid| Some(pid) == stale)
+    {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(DesktopError::failed(
+                "the VNC server did not start (see /desktop/debug/logs)",
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    wait_listening(deadline.saturating_duration_since(tokio::time::Instant::now())).await
 }
 
 /// Stops x11vnc (open viewers are disconnected); the password is kept for the next start.
