@@ -240,7 +240,12 @@ impl Desktop {
         if req.text.is_empty() {
             return Ok(());
         }
-        let delay = req.delay_ms.unwrap_or(12).min(1000);
+        // xdotool also waits the delay after the last key: one character needs none.
+        let delay = if req.text.chars().nth(1).is_none() {
+            0
+        } else {
+            req.delay_ms.unwrap_or(12).min(1000)
+        };
         let budget = Duration::from_millis(delay * req.text.chars().count() as u64 + 10_000);
         let args = strings(&["type", "--delay", &delay.to_string(), "--", &req.text]);
         self.xdotool(args, budget).await
