@@ -337,6 +337,10 @@ pub struct KeyPushRequest {
     /// Until when (unix seconds) the key that signed the push keeps verifying; absent: not at all.
     #[serde(default)]
     pub previous_valid_until: Option<i64>,
+    /// The sandbox's preview epoch now, which the desktop viewer's links are signed with; a push of
+    /// the agent's current key with a new epoch follows a revocation of the preview links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview_epoch: Option<i64>,
 }
 
 impl std::fmt::Debug for KeyPushRequest {

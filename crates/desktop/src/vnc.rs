@@ -116,6 +116,14 @@ impl Vnc {
         conf.preview_epoch = preview_epoch;
     }
 
+    /// A new preview epoch (the sandbox's preview links were revoked): links are signed with it from now.
+    pub fn set_epoch(&self, preview_epoch: i64) {
+        self.conf
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .preview_epoch = preview_epoch;
+    }
+
     fn password(&self) -> Option<String> {
         self.conf
             .lock()

@@ -110,10 +110,22 @@ pub async fn revoke_preview_links(
     org_id: i64,
     id: &str,
 ) -> Result<(), ApiError> {
-    let (status, _) = db::credentials::bump_preview_epoch(&state.pool, org_id, sandbox_id(id)?)
+    let (status, epoch) = db::credentials::bump_preview_epoch(&state.pool, org_id, sandbox_id(id)?)
         .await?
         .ok_or(ApiError::SandboxNotFound)?;
     state.routes.changed(id, SandboxStatus::stored(&status));
+    // A running agent signs its desktop viewer's links with the epoch: push the new one (with its
+    // current key, which stays). The links are revoked either way; a failed push only leaves the
+    // viewer links it hands out refused until it hears the epoch again.
+    if SandboxStatus::stored(&status) == SandboxStatus::Running
+        && let Some(row) = db::credentials::get(&state.pool, org_id, sandbox_id(id)?).await?
+    {
+        let key = TokenKey::from_bytes(&row.token_key).map_err(ApiError::internal)?;
+        let pushed = push_key(id, row.agent_addr.as_deref(), &key, &key, None, Some(epoch)).await;
+        if let Err(e) = pushed {
+            tracing::warn!(sandbox.id = %id, error = %e, "the new preview epoch did not reach the agent");
+        }
+    }
     Ok(())
 }
 
@@ -142,7 +154,8 @@ pub async fn rotate(
     let until = (grace > 0).then(|| seconds_from_now(grace));
     match SandboxStatus::stored(&row.status) {
         SandboxStatus::Running => {
-            push_key(id, row.agent_addr.as_deref(), &current, &new, until).await?;
+            let epoch = Some(row.preview_epoch);
+            push_key(id, row.agent_addr.as_deref(), &current, &new, until, epoch).await?;
         }
         SandboxStatus::Stopped => {
             let runtime = state.runtime.as_ref().ok_or(ApiError::RuntimeUnavailable)?;
@@ -174,6 +187,7 @@ async fn push_key(
     current: &TokenKey,
     new: &TokenKey,
     until: Option<DateTime<Utc>>,
+    preview_epoch: Option<i64>,
 ) -> Result<(), ApiError> {
     let unreachable = |e: anyhow::Error| ApiError::AgentUnreachable(e);
     let addr = agent_addr.ok_or_else(|| unreachable(anyhow::anyhow!("no agent address")))?;
@@ -181,6 +195,7 @@ async fn push_key(
     let body = KeyPushRequest {
         token_key: new.to_hex(),
         previous_valid_until: until.map(|u| u.timestamp()),
+        preview_epoch,
     };
     let body = serde_json::to_vec(&body).map_err(ApiError::internal)?;
     let req = http::Request::post(format!("http://{addr}/_warren/keys"))

@@ -28,6 +28,9 @@ async fn push(
     let key = TokenKey::from_hex(&req.token_key)
         .map_err(|_| ApiError::bad_request("token_key must be 64 hex characters"))?;
     state.auth.rotate(&headers, key, req.previous_valid_until)?;
+    if let (Some(epoch), Ok(desktop)) = (req.preview_epoch, &state.desktop) {
+        desktop.vnc.set_epoch(epoch);
+    }
     tracing::info!(
         previous_valid_until = req.previous_valid_until,
         "token key rotated"
