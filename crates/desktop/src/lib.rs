@@ -82,6 +82,7 @@ pub struct Inner {
     pub x: Arc<x11::X11>,
     pub clipboard: clipboard::Clipboard,
     pub recordings: recording::Recordings,
+    pub ocr: ocr::Ocr,
     pub vnc: vnc::Vnc,
 }
 
@@ -100,6 +101,7 @@ impl Desktop {
             x: Arc::new(x11::X11::new(display)),
             clipboard: clipboard::Clipboard::default(),
             recordings: recording::Recordings::new(options.recordings_dir.clone()),
+            ocr: ocr::Ocr::default(),
             vnc: vnc::Vnc::new(),
             exec,
             options,

@@ -126,3 +126,51 @@ mod tests {
         assert!(args.starts_with(":1 -screen 0 1280x800x24 -nolisten tcp -extension GLX"));
     }
 }
+
+/// What `GET /desktop/display` answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisplayInfo {
+    pub width: u32,
+    pub height: u32,
+    pub depth: u32,
+    /// `:1`.
+    pub display: String,
+}
+
+/// `POST /desktop/display/set`, `POST /desktop/display/resolution`.
+#[derive(Debug, serde::Deserialize)]
+pub struct SetResolution {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl crate::Desktop {
+    pub async fn display_info(&self) -> DesktopResult<DisplayInfo> {
+        let (width, height) = self.x.size().await?;
+        Ok(DisplayInfo {
+            width,
+            height,
+            depth: Resolution::DEPTH,
+            display: self.display(),
+        })
+    }
+
+    /// Restarts the display at `req`'s size and waits until it answers at that size.
+    pub async fn set_resolution(&self, req: &SetResolution) -> DesktopResult<DisplayInfo> {
+        let r = check(Resolution::new(req.width, req.height))?;
+        if self.x.size().await? != (r.width, r.height) {
+            self.screen.set(r);
+            self.start();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+            while self.x.size().await.ok() != Some((r.width, r.height)) {
+                if std::time::Instant::now() >= deadline {
+                    return Err(DesktopError::display_down(
+                        "the display did not restart in time",
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
+        }
+        self.display_info().await
+    }
+}

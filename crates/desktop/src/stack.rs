@@ -168,7 +168,10 @@ async fn supervise(
         let started = match exec.start(&spec.program, &spec.args, &spec.env) {
             Ok(s) => s,
             Err(e) => {
-                logs.push("supervisor", &format!("{name}: cannot start {command}: {e}"));
+                logs.push(
+                    "supervisor",
+                    &format!("{name}: cannot start {command}: {e}"),
+                );
                 tokio::select! {
                     () = tokio::time::sleep(backoff) => {}
                     r = want.changed() => if r.is_err() { return },
@@ -187,7 +190,10 @@ async fn supervise(
             }
         }
         runs += 1;
-        logs.push("supervisor", &format!("{name}: started (pid {pid}): {command}"));
+        logs.push(
+            "supervisor",
+            &format!("{name}: started (pid {pid}): {command}"),
+        );
         logs.follow(name, started.stdout);
         logs.follow(name, started.stderr);
         let since = Instant::now();

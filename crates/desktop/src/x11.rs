@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use x11rb::connection::Connection as _;
 use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, ImageOrder, Window};
 use x11rb::rust_connection::RustConnection;
@@ -13,7 +13,7 @@ use x11rb::rust_connection::RustConnection;
 use crate::error::{DesktopError, DesktopResult};
 
 /// A rectangle on the screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rect {
     pub x: i32,
     pub y: i32,
@@ -83,8 +83,9 @@ impl X11 {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        let (c, screen) = RustConnection::connect(Some(&self.display))
-            .map_err(|e| DesktopError::display_down(format!("no X server on {}: {e}", self.display)))?;
+        let (c, screen) = RustConnection::connect(Some(&self.display)).map_err(|e| {
+            DesktopError::display_down(format!("no X server on {}: {e}", self.display))
+        })?;
         let root = c.setup().roots[screen].root;
         let conn = Arc::new(Conn { c, root });
         *slot = Some(conn.clone());
@@ -172,13 +173,21 @@ impl X11 {
     }
 
     /// The RGB pixels of `region` (the whole screen when `None`), with their size.
-    pub async fn pixels(self: &Arc<Self>, region: Option<Rect>) -> DesktopResult<(Vec<u8>, u32, u32)> {
+    pub async fn pixels(
+        self: &Arc<Self>,
+        region: Option<Rect>,
+    ) -> DesktopResult<(Vec<u8>, u32, u32)> {
         self.call(move |c, root| {
             let g = c.get_geometry(root)?.reply()?;
             let (sw, sh) = (u32::from(g.width), u32::from(g.height));
             let r = match region {
                 Some(r) => r.on_screen(sw, sh).map_err(CallError::Desktop)?,
-                None => Rect { x: 0, y: 0, width: sw, height: sh },
+                None => Rect {
+                    x: 0,
+                    y: 0,
+                    width: sw,
+                    height: sh,
+                },
             };
             let image = c
                 .get_image(
@@ -249,17 +258,46 @@ fn bgrx_to_rgb(data: &[u8]) -> Vec<u8> {
 
 /// A PNG of packed RGB pixels: the fastest compression (screens compress well anyway).
 pub fn encode_png(rgb: &[u8], width: u32, height: u32) -> DesktopResult<Vec<u8>> {
-    let mut out = Vec::with_capacity(rgb.len() / 8);
+    encode(rgb, width, height, png::ColorType::Rgb)
+}
+
+fn encode(pixels: &[u8], width: u32, height: u32, color: png::ColorType) -> DesktopResult<Vec<u8>> {
+    let mut out = Vec::with_capacity(pixels.len() / 8);
     let mut encoder = png::Encoder::new(&mut out, width, height);
-    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_color(color);
     encoder.set_depth(png::BitDepth::Eight);
     encoder.set_compression(png::Compression::Fast);
     encoder.set_filter(png::FilterType::Sub);
     let encoded = encoder
         .write_header()
-        .and_then(|mut w| w.write_image_data(rgb).and_then(|()| w.finish()));
+        .and_then(|mut w| w.write_image_data(pixels).and_then(|()| w.finish()));
     encoded.map_err(|e| DesktopError::failed(format!("PNG encoding failed: {e}")))?;
     Ok(out)
+}
+
+/// A PNG of packed RGB pixels made grey and enlarged `scale` times (for OCR).
+pub fn encode_gray_png(rgb: &[u8], width: u32, height: u32, scale: u32) -> DesktopResult<Vec<u8>> {
+    let (w, s) = (width as usize, scale as usize);
+    let mut gray = Vec::with_capacity(rgb.len() / 3 * s * s);
+    for row in rgb.chunks_exact(w * 3) {
+        let line: Vec<u8> = row
+            .chunks_exact(3)
+            .flat_map(|p| {
+                let y =
+                    (u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000;
+                std::iter::repeat_n(y as u8, s)
+            })
+            .collect();
+        for _ in 0..s {
+            gray.extend_from_slice(&line);
+        }
+    }
+    encode(
+        &gray,
+        width * scale,
+        height * scale,
+        png::ColorType::Grayscale,
+    )
 }
 
 #[cfg(test)]
@@ -268,9 +306,19 @@ mod tests {
 
     #[test]
     fn regions_must_lie_on_the_screen() {
-        let r = |x, y, width, height| Rect { x, y, width, height };
+        let r = |x, y, width, height| Rect {
+            x,
+            y,
+            width,
+            height,
+        };
         assert!(r(0, 0, 1280, 800).on_screen(1280, 800).is_ok());
-        for bad in [r(-1, 0, 10, 10), r(1271, 0, 10, 10), r(0, 0, 0, 5), r(0, 795, 5, 6)] {
+        for bad in [
+            r(-1, 0, 10, 10),
+            r(1271, 0, 10, 10),
+            r(0, 0, 0, 5),
+            r(0, 795, 5, 6),
+        ] {
             let e = bad.on_screen(1280, 800).unwrap_err();
             assert_eq!((e.status, e.code), (400, "INVALID_COORDINATES"), "{bad:?}");
         }
@@ -286,5 +334,8 @@ mod tests {
         let decoder = png::Decoder::new(png.as_slice());
         let reader = decoder.read_info().unwrap();
         assert_eq!((reader.info().width, reader.info().height), (2, 1));
+        let gray = encode_gray_png(&rgb, 2, 1, 2).unwrap();
+        let reader = png::Decoder::new(gray.as_slice()).read_info().unwrap();
+        assert_eq!((reader.info().width, reader.info().height), (4, 2));
     }
 }

@@ -26,7 +26,9 @@ impl SandboxExec {
     pub fn new(spawner: Spawner, mut env: BTreeMap<String, String>, home: PathBuf) -> Self {
         let path = env
             .entry("PATH".into())
-            .or_insert_with(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into())
+            .or_insert_with(|| {
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()
+            })
             .clone();
         env.entry("HOME".into())
             .or_insert_with(|| home.display().to_string());
@@ -39,7 +41,13 @@ impl SandboxExec {
         }
     }
 
-    fn spec(&self, program: &str, args: &[String], env: &[(String, String)], stdio: Stdio3) -> SpawnSpec {
+    fn spec(
+        &self,
+        program: &str,
+        args: &[String],
+        env: &[(String, String)],
+        stdio: Stdio3,
+    ) -> SpawnSpec {
         let mut all = self.env.clone();
         all.extend(env.iter().cloned());
         SpawnSpec {

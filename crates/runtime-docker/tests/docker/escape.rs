@@ -1,6 +1,6 @@
 //! The escape suite: every attack of `escape_table.rs`, tried from user code and through the agent's
-//! API, on the default hardened profile (runc) and under gVisor, against one attacker sandbox per
-//! profile, with a victim sandbox, host services and a metadata server as the targets. Prints a
+//! API, on the default hardened profile (runc) and under gVisor, and on runc from a desktop sandbox
+//! (its X server, VNC server and viewer port running), against one attacker sandbox per profile, with a victim sandbox, host services and a metadata server as the targets. Prints a
 //! table (attack, where tried, profile, blocked) and fails on any row not blocked. The files-API rows
 //! and the hardening rows run as tests of their own, so that a failure names its part.
 
@@ -63,9 +63,15 @@ async fn suite(needs: Option<&'static str>) {
     let (runc, runc_key, _c1) = spec(PYTHON_IMAGE);
     let (mut gvisor, gvisor_key, _c2) = spec(PYTHON_IMAGE);
     let (victim, victim_key, _c3) = spec(PYTHON_IMAGE);
+    let (desk, desk_key, _c4) = spec(DESKTOP_IMAGE);
     gvisor.isolation = Isolation::Gvisor;
-    let (sr, sg, sv) =
-        tokio::try_join!(rt.create(&runc), rt.create(&gvisor), rt.create(&victim)).unwrap();
+    let (sr, sg, sv, sd) = tokio::try_join!(
+        rt.create(&runc),
+        rt.create(&gvisor),
+        rt.create(&victim),
+        rt.create(&desk)
+    )
+    .unwrap();
     let vid = &victim.sandbox_id;
     background(
         sv.agent_addr,
@@ -86,7 +92,11 @@ async fn suite(needs: Option<&'static str>) {
     let victim_port = SocketAddr::new(sv.agent_addr.ip(), 8000);
     let mut listening: Vec<SocketAddr> = vec![sv.agent_addr, "169.254.169.254:80".parse().unwrap()];
     let mut ips = host_ipv4s();
-    ips.extend([gateway_of(sr.agent_addr), gateway_of(sg.agent_addr)]);
+    ips.extend([
+        gateway_of(sr.agent_addr),
+        gateway_of(sg.agent_addr),
+        gateway_of(sd.agent_addr),
+    ]);
     let mut targets: Vec<String> = Vec::new();
     for ip in &ips {
         listening.push(SocketAddr::new(*ip, p_any));
@@ -127,7 +137,7 @@ async fn suite(needs: Option<&'static str>) {
         gvisor,
     };
     let table: Vec<Row> = rows().into_iter().filter(|r| r.needs == needs).collect();
-    let (a, b) = tokio::join!(
+    let (a, b, d) = tokio::join!(
         attack_all(
             &table,
             "runc",
@@ -142,8 +152,15 @@ async fn suite(needs: Option<&'static str>) {
             &gvisor_key,
             ctx(&gvisor.sandbox_id, sg.agent_addr, true)
         ),
+        attack_all(
+            &table,
+            "runc desktop",
+            sd.agent_addr,
+            &desk_key,
+            ctx(&desk.sandbox_id, sd.agent_addr, false)
+        ),
     );
-    let outcomes: Vec<Outcome> = a.into_iter().chain(b).collect();
+    let outcomes: Vec<Outcome> = a.into_iter().chain(b).chain(d).collect();
     print_table(&outcomes);
     println!(
         "escape suite: {} rows in {:?}",
@@ -156,7 +173,7 @@ async fn suite(needs: Option<&'static str>) {
         .map(|o| format!("{} ({}, {}): {}", o.attack, o.place, o.profile, o.evidence))
         .collect();
     assert!(open.is_empty(), "not blocked:\n{}", open.join("\n"));
-    for id in [&runc.sandbox_id, &gvisor.sandbox_id, vid] {
+    for id in [&runc.sandbox_id, &gvisor.sandbox_id, vid, &desk.sandbox_id] {
         rt.destroy(id).await.unwrap();
     }
 }

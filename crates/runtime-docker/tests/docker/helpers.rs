@@ -16,6 +16,8 @@ use sandbox_token::TokenKey;
 pub const BASE_IMAGE: &str = "warren/template-base:latest";
 /// A template image with Python.
 pub const PYTHON_IMAGE: &str = "warren/template-python:latest";
+/// The built-in desktop template (Xvfb, x11vnc, Chromium, …).
+pub const DESKTOP_IMAGE: &str = "warren/template-desktop:latest";
 
 /// Connects with the settings every real-engine test uses (`test_support::docker`: the static
 /// agent from `WARREN_AGENT_STATIC_BIN` or a cached static debug build).

@@ -2,7 +2,14 @@
 //! and the TypeScript SDK (`@hopx-ai/sdk`) send (docs/desktop.md has the table). An image without the
 //! display stack answers every one of them 501 `DESKTOP_NOT_AVAILABLE` with the programs it lacks.
 
+mod clipboard;
+mod debug;
+mod input;
+mod recording;
+mod screen;
 mod vnc;
+mod windows;
+mod x11;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -19,6 +26,13 @@ use crate::state::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .merge(vnc::routes())
+        .merge(input::routes())
+        .merge(screen::routes())
+        .merge(windows::routes())
+        .merge(clipboard::routes())
+        .merge(recording::routes())
+        .merge(x11::routes())
+        .merge(debug::routes())
         .route("/desktop", any(unknown))
         .route("/desktop/{*rest}", any(unknown))
 }
@@ -42,6 +56,30 @@ pub fn available(state: &AppState) -> Result<Desktop, ApiError> {
         .desktop
         .clone()
         .map_err(|missing| desktop::DesktopError::not_available(missing).into())
+}
+
+/// What an operation with nothing to report answers.
+pub type Done = axum::Json<serde_json::Value>;
+
+pub fn done() -> Done {
+    axum::Json(serde_json::json!({"success": true}))
+}
+
+/// A PNG image.
+pub struct Png(pub Vec<u8>);
+
+impl axum::response::IntoResponse for Png {
+    fn into_response(self) -> axum::response::Response {
+        use axum::http::header;
+        (
+            [
+                (header::CONTENT_TYPE, "image/png"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            self.0,
+        )
+            .into_response()
+    }
 }
 
 /// A JSON body that may be absent (the TypeScript SDK posts some routes without one): empty is
