@@ -36,17 +36,6 @@ fn artifacts() -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn desktop_sandboxes_with_the_official_sdks_and_a_browser() {
     let (db, pool, key) = db_with_key().await;
-    // TEMPORARY (until the control plane registers the built-in template): the row it will have.
-    sqlx::query(
-        "INSERT INTO templates (name, display_name, description, category, language, image,
-                                vcpu, memory_mb, disk_gb, features, tags, is_public)
-         VALUES ('desktop', 'Desktop', 'dev', 'development', 'python',
-                 'warren/template-desktop:latest', 2, 4096, 10, '{desktop}', '{desktop}', true)
-         ON CONFLICT DO NOTHING",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
     let engine = engine().await;
     let server = serve_docker(&db, &[]).await;
     let base = server.base.clone();
