@@ -16,8 +16,9 @@ const WMCTRL: Duration = Duration::from_secs(5);
 /// One window, as `GET /desktop/windows` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Window {
-    /// `0x` and eight hex digits.
-    pub id: String,
+    /// X's window id, a number: the Python SDK's `WindowInfo.id` is an `int` (hopx-ai 0.5.0 fails to
+    /// parse `"0x01a00003"`); every request takes it back in hex or decimal (`parse_id`).
+    pub id: u32,
     pub title: String,
     pub x: i32,
     pub y: i32,
@@ -77,7 +78,7 @@ fn parse_list(out: &str, active: Option<u32>) -> Vec<Window> {
             let _host = f.next()?;
             let title = f.collect::<Vec<_>>().join(" ");
             Some(Window {
-                id: format!("0x{id:08x}"),
+                id,
                 title,
                 x,
                 y,
@@ -111,8 +112,7 @@ impl Desktop {
     /// `id` if the window manager lists it, else 404.
     async fn existing(&self, v: &Value) -> DesktopResult<u32> {
         let id = parse_id(v)?;
-        let hex = format!("0x{id:08x}");
-        if self.windows().await?.iter().any(|w| w.id == hex) {
+        if self.windows().await?.iter().any(|w| w.id == id) {
             Ok(id)
         } else {
             Err(window_not_found(id))

@@ -8,6 +8,7 @@ mod capacity;
 mod chaos;
 mod chaos_restarts;
 mod credentials;
+mod desktop;
 mod docker;
 mod e2e;
 mod embedded;
