@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs `warren-bench` (crates/bench; docs/BENCHMARKS.md) against a private Warren it starts and removes:
-#   1. release builds of `warren`, `warren-bench` and the static agent (used from target/, not installed),
+#   1. release builds of `warren`, `warren-bench` and the static agent (used from target/ or
+#      $CARGO_TARGET_DIR, not installed),
 #   2. a private Postgres cluster in a temporary directory on 127.0.0.1:$BENCH_PG_PORT (as `postgres`),
 #   3. migrations, an organization `bench` with raised limits and an API key,
-#   4. `warren serve` with config/bench.toml (Docker runtime, instance `bench`, pool for `python`),
+#   4. `warren serve` with config/bench.toml (Docker runtime, instance `bench`, pools for `python` and `desktop`),
 #   5. the bench (arguments are passed on, e.g. `--n 5 --only 1,3`), which writes docs/BENCHMARKS.md
 #      and target/bench/results.json,
 #   6. cleanup on any exit: the server, its leftover containers (warm pool) and their disks, Postgres.
@@ -18,6 +19,7 @@ chmod 755 "$work"
 pg_dir=$work/postgres
 pg_ctl() { su postgres -s /bin/sh -c "pg_ctl -D '$pg_dir' $*"; }
 server=
+bin=${CARGO_TARGET_DIR:-target}/release
 
 cleanup() {
   set +e
@@ -46,7 +48,7 @@ su postgres -s /bin/sh -c "createdb -h 127.0.0.1 -p $pg_port warren"
 
 export WARREN_CONFIG=config/bench.toml
 export WARREN_DATABASE__URL="postgres://postgres@127.0.0.1:$pg_port/warren"
-warren=target/release/warren
+warren=$bin/warren
 "$warren" migrate >/dev/null
 "$warren" org create bench --rate-limit 100000000 --max-sandboxes 1000 >/dev/null
 key=$("$warren" key create --org bench --name bench | tail -1)
@@ -59,5 +61,5 @@ for _ in $(seq 100); do
 done
 curl -sf http://127.0.0.1:8090/health >/dev/null || { cat "$work/serve.log"; exit 1; }
 
-WARREN_API_KEY=$key target/release/warren-bench --url http://127.0.0.1:8090 "$@" ||
+WARREN_API_KEY=$key "$bin/warren-bench" --url http://127.0.0.1:8090 "$@" ||
   { status=$?; tail -50 "$work/serve.log"; exit "$status"; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the built-in template images from docker/templates/<name>.Dockerfile:
 #   warren/template-base:latest, warren/template-python:latest, warren/template-nodejs:latest,
-#   warren/template-code-interpreter:latest.
+#   warren/template-code-interpreter:latest, warren/template-desktop:latest (FROM code-interpreter).
 # The others are built FROM warren/template-base:latest, which is built FROM debian:bookworm-slim (made
 # locally by scripts/base-image.sh when no registry has it). The engine is made available first
 # (scripts/docker-engine.sh). Images that already exist are skipped unless --force, so after editing a

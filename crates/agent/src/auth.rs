@@ -62,6 +62,15 @@ impl AuthState {
             .map(|i| i.sandbox_id.clone())
     }
 
+    /// The sandbox's id and the key new tokens are signed with (after a rotation, the new one).
+    pub fn current_key(&self) -> Option<(String, TokenKey)> {
+        self.identity
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|i| (i.sandbox_id.clone(), i.keys.current().clone()))
+    }
+
     /// Checks a bearer token.
     pub fn verify(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         let token = bearer(headers).ok_or_else(ApiError::token_invalid)?;

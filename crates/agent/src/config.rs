@@ -79,6 +79,14 @@ pub struct Config {
     /// `RLIMIT_NPROC` of user processes (`WARREN_AGENT_USER_NPROC`; set under gVisor, where it counts
     /// the sandbox's processes only).
     pub user_nproc: Option<u64>,
+    /// The public URL of this sandbox's desktop viewer port, e.g.
+    /// `http://6080-abc.sandbox.localhost:8080` (`WARREN_AGENT_VIEWER_BASE`; the agent cannot know
+    /// its external host, so the control plane hands it over; a claimed pool sandbox gets it in the
+    /// configure step instead).
+    pub viewer_base: Option<String>,
+    /// The sandbox's preview epoch, which preview links are signed for
+    /// (`WARREN_AGENT_PREVIEW_EPOCH`, default 0).
+    pub preview_epoch: i64,
 }
 
 /// A template's readiness condition; `/health` answers 503 until it holds.
@@ -209,6 +217,8 @@ impl Config {
             user_nproc: get("USER_NPROC")
                 .map(|v| parse_or(Some(v), "WARREN_AGENT_USER_NPROC", None))
                 .transpose()?,
+            viewer_base: get("VIEWER_BASE"),
+            preview_epoch: parse_or(get("PREVIEW_EPOCH"), "WARREN_AGENT_PREVIEW_EPOCH", Some(0))?,
         })
     }
 }
@@ -358,6 +368,32 @@ mod tests {
         assert_eq!(c.max_streams, 3);
         assert_eq!(c.body_rate.bytes_per_second, 1024);
         assert!(Config::from_env(vars(&[("WARREN_AGENT_IDLE_TIMEOUT", "0")]), []).is_err());
+    }
+
+    #[test]
+    fn the_viewer_link_comes_from_the_environment() {
+        let c = Config::from_env(
+            vars(&[
+                (
+                    "WARREN_AGENT_VIEWER_BASE",
+                    "http://6080-s1.sandbox.localhost:8080",
+                ),
+                ("WARREN_AGENT_PREVIEW_EPOCH", "4"),
+            ]),
+            [],
+        )
+        .unwrap();
+        assert_eq!(
+            c.viewer_base.as_deref(),
+            Some("http://6080-s1.sandbox.localhost:8080")
+        );
+        assert_eq!(c.preview_epoch, 4);
+        let unset = Config::from_env(vars(&[]), []).unwrap();
+        assert_eq!((unset.viewer_base, unset.preview_epoch), (None, 0));
+        let err = Config::from_env(vars(&[("WARREN_AGENT_PREVIEW_EPOCH", "x")]), [])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("WARREN_AGENT_PREVIEW_EPOCH"), "{err}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod state;
 pub mod supervisor;
 pub mod userfs;
 pub mod util;
+pub mod viewer;
 pub mod webhook;
 pub mod ws;
 
@@ -87,6 +88,13 @@ impl Application {
             .await
             .with_context(|| format!("bind {}", config.listen))?;
         let state = AppState::new(config, auth, spawner);
+        // Where a browser reaches the viewer, as the control plane said at create (a claimed pool
+        // sandbox learns it at the configure step instead).
+        if let Ok(desktop) = &state.desktop {
+            desktop
+                .vnc
+                .set_link(state.config.viewer_base.clone(), state.config.preview_epoch);
+        }
         for dir in [&state.config.workspace, &state.config.tmp_dir] {
             if !dir.exists() {
                 std::fs::create_dir_all(dir)
@@ -109,7 +117,7 @@ impl Application {
         tokio::spawn(supervisor::run_start_command(
             state.clone(),
             pid_tx,
-            stop_rx,
+            stop_rx.clone(),
         ));
         tokio::spawn(supervisor::run_ready_check(state.clone()));
         // Whoever creates a sandbox is about to run code in it: start the Python kernel now, beside
@@ -119,6 +127,13 @@ impl Application {
         // The display stack starts with the sandbox, so the first screenshot does not wait for it.
         if let Ok(desktop) = &state.desktop {
             desktop.start();
+            // The browser viewer (noVNC and its RFB bridge) on port 6080, stopped with the agent.
+            let mut stopping = stop_rx.clone();
+            let stop = async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            };
+            let limits = listener_limits(&state.config);
+            tokio::spawn(viewer::serve(desktop.clone(), limits, stop));
         }
         tracing::info!(addr = %listener.local_addr()?, "warren-agent listening");
 

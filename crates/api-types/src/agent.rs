@@ -318,6 +318,14 @@ pub struct ConfigureRequest {
     pub token_key: String,
     #[serde(default)]
     pub env_vars: EnvMap,
+    /// The public URL of the sandbox's desktop viewer port ([`DESKTOP_VIEWER_PORT`]), as
+    /// `WARREN_AGENT_VIEWER_BASE` gives it at a cold create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub viewer_base: Option<String>,
+    /// The sandbox's preview epoch, as `WARREN_AGENT_PREVIEW_EPOCH` gives it at a cold create
+    /// (absent, as in claims saved by an older Warren: 0).
+    #[serde(default)]
+    pub preview_epoch: i64,
 }
 
 /// The key push after a token key rotation (`POST /_warren/keys`, see `docs/agent.md`), authorized by
@@ -351,6 +359,35 @@ mod tests {
             serde_json::from_str(r#"{"code":"1","language":"python","working_dir":"/w"}"#).unwrap();
         assert_eq!(a.workdir.as_deref(), Some("/w"));
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn configure_request_viewer_fields_round_trip_and_default() {
+        let full = ConfigureRequest {
+            sandbox_id: "abc".into(),
+            token_key: "00".into(),
+            env_vars: EnvMap::new(),
+            viewer_base: Some("http://6080-abc.sandbox.localhost:8080".into()),
+            preview_epoch: 3,
+        };
+        let json = serde_json::to_string(&full).unwrap();
+        assert_eq!(
+            serde_json::from_str::<ConfigureRequest>(&json).unwrap(),
+            full
+        );
+        // As an older control plane sends it, or an older claim file holds it.
+        let old: ConfigureRequest =
+            serde_json::from_str(r#"{"sandbox_id":"abc","token_key":"00"}"#).unwrap();
+        assert_eq!((old.viewer_base, old.preview_epoch), (None, 0));
+        let none = ConfigureRequest {
+            viewer_base: None,
+            ..full
+        };
+        assert!(
+            !serde_json::to_string(&none)
+                .unwrap()
+                .contains("viewer_base")
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `warren-bench`: every speed and memory figure of issue 8, measured against a live Warren beside its
+//! `warren-bench`: every speed and memory figure of issues 8 and 14 (desktop), measured against a live Warren beside its
 //! raw Docker baseline in the same run, printed as tables and written as Markdown and JSON.
 //! `scripts/bench.sh` starts a private Warren for it; docs/BENCHMARKS.md holds a run.
 
@@ -69,7 +69,16 @@ pub struct Options {
     /// Pause/resume rounds.
     #[arg(long, default_value_t = 20)]
     pub pause_rounds: usize,
-    /// Scenarios to run (1-8), comma separated; all by default.
+    /// The desktop template (scenario 9), with a warm pool (`pool.templates`).
+    #[arg(long, default_value = "desktop")]
+    pub desktop_template: String,
+    /// Pause between warm desktop creates, so its pool refills (ms).
+    #[arg(long, default_value_t = 3000)]
+    pub desktop_pace_ms: u64,
+    /// Screenshots (and inputs) per desktop series (scenario 9).
+    #[arg(long, default_value_t = 30)]
+    pub shots: usize,
+    /// Scenarios to run (1-9), comma separated; all by default.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<u8>,
     /// Markdown output (not written when empty).
@@ -79,7 +88,8 @@ pub struct Options {
     #[arg(long, default_value = "target/bench/results.json")]
     pub json: PathBuf,
     /// A smoke run, so the bench never rots (the test suite runs it): every scenario with a few
-    /// iterations and small counts, overriding the ones above, and no Markdown written.
+    /// iterations and small counts, overriding the ones above, and no Markdown written. The desktop
+    /// scenario (9) runs in a smoke run only when `--only` names it.
     #[arg(long)]
     pub smoke: bool,
 }
@@ -97,6 +107,8 @@ impl Options {
             file_mb: 2,
             density: 3,
             pause_rounds: 2,
+            desktop_pace_ms: 1000,
+            shots: 3,
             markdown: PathBuf::new(),
             ..self
         }
@@ -129,8 +141,13 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut tables = Vec::new();
     let mut failure = None;
-    for n in 1..=8u8 {
-        if !ctx.opts.only.is_empty() && !ctx.opts.only.contains(&n) {
+    for n in 1..=scenarios::COUNT {
+        let selected = if ctx.opts.only.is_empty() {
+            !(ctx.opts.smoke && n == scenarios::DESKTOP)
+        } else {
+            ctx.opts.only.contains(&n)
+        };
+        if !selected {
             continue;
         }
         let t = Instant::now();

@@ -94,9 +94,18 @@ impl Warren {
     }
 
     pub async fn create(&self, template: &str) -> anyhow::Result<Sandbox> {
+        self.create_with(template, json!({})).await
+    }
+
+    /// A create with more fields of the request (e.g. `internet_access`) beside the template.
+    pub async fn create_with(&self, template: &str, extra: Value) -> anyhow::Result<Sandbox> {
+        let mut body = json!({ "template_name": template });
+        if let (Some(b), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            b.extend(extra);
+        }
         let resp = self
             .api(Method::POST, "/v1/sandboxes")
-            .json(&json!({ "template_name": template }))
+            .json(&body)
             .send()
             .await?;
         let body: Value = ok_json(resp).await.context("create")?;

@@ -1,8 +1,9 @@
 //! Who may pass, and what the app behind a port never sees.
 //!
 //! - Agent hosts need the agent token as `Authorization: Bearer` (the agent checks it again).
-//! - Port previews are public unless the sandbox was created with `private_previews: true`; then they
-//!   need a preview token (`POST /v1/sandboxes/{id}/preview-links`), never the agent token, as a
+//! - Port previews are public unless the sandbox was created with `private_previews: true`, or the
+//!   port is the desktop viewer's ([`DESKTOP_VIEWER_PORT`], always private, see
+//!   [`needs_preview_token`]); then they need a preview token (`POST /v1/sandboxes/{id}/preview-links`), never the agent token, as a
 //!   bearer token, a `?warren_preview=` query parameter or the `warren_preview` cookie (an
 //!   `Authorization` that is no Warren token is the app's own and left alone). A valid
 //!   `?warren_preview=` sets that cookie so a browser keeps access to the preview's other pages.
@@ -12,11 +13,12 @@
 //! Tokens verify with the sandbox's key ring (the previous key until its grace deadline) and are
 //! refused when their expiry lies beyond the maximum token lifetime.
 
+use api_types::agent::DESKTOP_VIEWER_PORT;
 use http::{HeaderMap, HeaderValue, Uri, header};
 use sandbox_token::{PreviewTarget, TokenError};
 
 use super::error::RouterError;
-use super::host::SandboxHost;
+use super::host::{SandboxHost, Target};
 use super::routes::Running;
 
 /// The cookie and the query parameter a private preview accepts its preview token in.
@@ -36,6 +38,17 @@ pub fn check_agent(
         .verify(token, host.id(), now, max_lifetime)
         .map(drop)
         .map_err(refusal)
+}
+
+/// Whether a request to a port preview must carry a preview token ([`check_preview`]): when the
+/// sandbox has private previews, and always for the desktop viewer's port
+/// ([`DESKTOP_VIEWER_PORT`]), whatever `private_previews` says: whoever reaches the viewer sees the
+/// screen and drives the mouse and keyboard, so it is never public (docs/security.md).
+pub fn needs_preview_token(host: &SandboxHost, route: &Running) -> bool {
+    match host.target {
+        Target::Agent => false,
+        Target::Port(port) => route.private_previews || port == DESKTOP_VIEWER_PORT,
+    }
 }
 
 /// Checks the preview token of a request to a private preview; `Ok(Some(cookie))` when it came from

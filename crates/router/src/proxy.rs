@@ -99,7 +99,7 @@ impl Proxy {
         let max_lifetime = self.routes.max_token_lifetime();
         let checked = if !preview {
             access::check_agent(req.headers(), &host, running, max_lifetime).map(|()| None)
-        } else if running.private_previews {
+        } else if access::needs_preview_token(&host, running) {
             let (headers, uri) = (req.headers(), req.uri());
             access::check_preview(
                 headers,

@@ -73,6 +73,8 @@ mod tests {
                 sandbox_id: "abc".into(),
                 token_key: "00".into(),
                 env_vars: Default::default(),
+                viewer_base: Some("http://6080-abc.sandbox.localhost:8080".into()),
+                preview_epoch: 2,
             },
         };
         store.save(&claim).unwrap();
@@ -80,5 +82,20 @@ mod tests {
         store.remove("abc").unwrap();
         store.remove("abc").unwrap();
         assert!(store.load("abc").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_claim_saved_before_the_viewer_fields_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ClaimStore::open(dir.path()).unwrap();
+        let old =
+            br#"{"secret":"s","request":{"sandbox_id":"abc","token_key":"00","env_vars":{}}}"#;
+        write_private(&store.path("abc"), old, 0o600).unwrap();
+        let request = store.load("abc").unwrap().unwrap().request;
+        assert_eq!(
+            (request.viewer_base, request.preview_epoch),
+            (None, 0),
+            "the viewer fields default"
+        );
     }
 }

@@ -107,6 +107,10 @@ pub enum Identity<'a> {
     Owner {
         token_key_hex: &'a str,
         env_vars: &'a BTreeMap<String, String>,
+        /// `WARREN_AGENT_VIEWER_BASE`: the public URL of the desktop viewer port.
+        viewer_base: Option<&'a str>,
+        /// `WARREN_AGENT_PREVIEW_EPOCH`.
+        preview_epoch: i64,
     },
     /// A warm-pool container: only the configure secret.
     Pool { configure_secret: &'a str },
@@ -161,11 +165,20 @@ pub fn create_body(settings: &DockerSettings, plan: &Plan<'_>) -> ContainerCreat
         format!("{AGENT_ENV_PREFIX}SECRETS_FILE={SECRETS_PATH}"),
     ];
     let pooled = match request.identity {
-        Identity::Owner { env_vars, .. } => {
+        Identity::Owner {
+            env_vars,
+            viewer_base,
+            preview_epoch,
+            ..
+        } => {
             env.push(format!(
                 "{AGENT_ENV_PREFIX}SANDBOX_ID={}",
                 request.sandbox_id
             ));
+            if let Some(base) = viewer_base {
+                env.push(format!("{AGENT_ENV_PREFIX}VIEWER_BASE={base}"));
+            }
+            env.push(format!("{AGENT_ENV_PREFIX}PREVIEW_EPOCH={preview_epoch}"));
             env.extend(user_env(env_vars));
             false
         }
@@ -416,6 +429,8 @@ mod tests {
         let owner = Identity::Owner {
             token_key_hex: "ab",
             env_vars: &vars,
+            viewer_base: Some("http://6080-sbx1.sandbox.localhost:8080"),
+            preview_epoch: 3,
         };
         assert_eq!(secrets(&owner), "WARREN_AGENT_TOKEN_KEY=ab\n");
         let body = create_body(&DockerSettings::default(), &plan(&f, owner));
@@ -431,6 +446,10 @@ mod tests {
         assert!(env.contains(&"WARREN_AGENT_USER=1000:1000".to_owned()));
         assert!(!env.contains(&"WARREN_AGENT_USER=0".to_owned()));
         assert!(!env.iter().any(|e| e.contains("TOKEN_KEY")));
+        assert!(env.contains(
+            &"WARREN_AGENT_VIEWER_BASE=http://6080-sbx1.sandbox.localhost:8080".to_owned()
+        ));
+        assert!(env.contains(&"WARREN_AGENT_PREVIEW_EPOCH=3".to_owned()));
         assert_eq!(body.labels.unwrap()[LABEL_POOLED], "0");
         assert!(
             hc.binds
@@ -507,6 +526,11 @@ mod tests {
         assert!(
             !env.iter()
                 .any(|e| e.contains("SECRET=") || e.contains("TOKEN_KEY"))
+        );
+        assert!(
+            !env.iter()
+                .any(|e| e.contains("VIEWER_BASE") || e.contains("PREVIEW_EPOCH")),
+            "the owner's viewer link comes with the configure step"
         );
         assert_eq!(body.labels.unwrap()[LABEL_POOLED], "1");
     }

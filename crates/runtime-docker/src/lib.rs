@@ -183,6 +183,8 @@ impl SandboxRuntime for DockerRuntime {
         let identity = Identity::Owner {
             token_key_hex: &spec.token_key_hex,
             env_vars: &spec.env_vars,
+            viewer_base: spec.viewer_base.as_deref(),
+            preview_epoch: spec.preview_epoch,
         };
         let network = self.network_name(spec.internet_access);
         let request = container::Request {
@@ -244,6 +246,8 @@ impl SandboxRuntime for DockerRuntime {
                 sandbox_id: spec.sandbox_id.clone(),
                 token_key: spec.token_key_hex.clone(),
                 env_vars: spec.env_vars.clone(),
+                viewer_base: spec.viewer_base.clone(),
+                preview_epoch: spec.preview_epoch,
             },
         };
         self.claims.save(&claim)?;
@@ -305,6 +309,8 @@ impl SandboxRuntime for DockerRuntime {
         let owner = Identity::Owner {
             token_key_hex,
             env_vars: &Default::default(),
+            viewer_base: None,
+            preview_epoch: 0,
         };
         self.secrets
             .save(sandbox_id, &container::secrets(&owner))

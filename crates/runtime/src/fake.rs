@@ -126,6 +126,8 @@ impl FakeRuntime {
             env_vars: BTreeMap::new(),
             internet_access: true,
             token_key_hex: String::new(),
+            viewer_base: None,
+            preview_epoch: 0,
         };
         self.lock()
             .sandboxes
@@ -499,6 +501,8 @@ mod tests {
             env_vars: BTreeMap::new(),
             internet_access: true,
             token_key_hex: "00".repeat(32),
+            viewer_base: None,
+            preview_epoch: 0,
         }
     }
 

@@ -68,6 +68,13 @@ pub struct SandboxSpec {
     /// The sandbox's token key as hex; the agent reads it from `WARREN_AGENT_TOKEN_KEY` and verifies
     /// `auth_token`s with it alone (the sandbox id comes in `WARREN_AGENT_SANDBOX_ID`).
     pub token_key_hex: String,
+    /// The public URL of the sandbox's desktop viewer port (`DESKTOP_VIEWER_PORT`), e.g.
+    /// `http://6080-abc.sandbox.localhost:8080`; the agent cannot know its external host, and
+    /// reads it from `WARREN_AGENT_VIEWER_BASE`. `None`: the agent makes no viewer links.
+    pub viewer_base: Option<String>,
+    /// The sandbox's preview epoch (`WARREN_AGENT_PREVIEW_EPOCH`), which the viewer's preview links
+    /// are signed for.
+    pub preview_epoch: i64,
 }
 
 impl fmt::Debug for SandboxSpec {
@@ -80,6 +87,8 @@ impl fmt::Debug for SandboxSpec {
             .field("resources", &self.resources)
             .field("env_vars", &self.env_vars.keys().collect::<Vec<_>>())
             .field("internet_access", &self.internet_access)
+            .field("viewer_base", &self.viewer_base)
+            .field("preview_epoch", &self.preview_epoch)
             .finish_non_exhaustive()
     }
 }

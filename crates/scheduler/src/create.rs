@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use api_types::agent::DESKTOP_VIEWER_PORT;
 use api_types::control::CreateSandbox;
 use lifecycle::SandboxStatus as S;
 use runtime::{
@@ -185,6 +186,13 @@ pub async fn create(
         env_vars: wanted.env_vars,
         internet_access: wanted.internet_access,
         token_key_hex: key.to_hex(),
+        viewer_base: Some(crate::views::public_host(
+            &state.settings.router,
+            state.listen_port,
+            &format!("{DESKTOP_VIEWER_PORT}-{id}"),
+        )),
+        // The column's value for a row just inserted; preview-link revocation bumps it later.
+        preview_epoch: 0,
     };
     let admitted = Instant::now();
     // Finish in a task of its own, so a client that hangs up mid-create (the handler future is then

@@ -1,4 +1,4 @@
-//! The built-in template images (`warren/template-{base,python,nodejs,code-interpreter}:latest`), built
+//! The built-in template images (`warren/template-{base,python,nodejs,code-interpreter,desktop}:latest`), built
 //! through the runtime's [`ImageBuilder`] from the Dockerfiles of `docker/templates/`, embedded in
 //! the binary: the `images` subcommand, and `templates.ensure_builtin_images` at `serve`.
 
@@ -11,8 +11,9 @@ use crate::context::build_context;
 /// What `base` is built `FROM`: pulled when a registry has it, else made by `scripts/base-image.sh`.
 pub const BASE_IMAGE: &str = "debian:bookworm-slim";
 
-/// The built-in templates, `base` first (the others are built `FROM` it), with their Dockerfiles.
-pub const BUILTIN: [(&str, &str); 4] = [
+/// The built-in templates with their Dockerfiles, each after the one it is built `FROM`: `base`
+/// first, `desktop` after `code-interpreter`.
+pub const BUILTIN: [(&str, &str); 5] = [
     (
         "base",
         include_str!("../../../docker/templates/base.Dockerfile"),
@@ -28,6 +29,10 @@ pub const BUILTIN: [(&str, &str); 4] = [
     (
         "code-interpreter",
         include_str!("../../../docker/templates/code-interpreter.Dockerfile"),
+    ),
+    (
+        "desktop",
+        include_str!("../../../docker/templates/desktop.Dockerfile"),
     ),
 ];
 
@@ -134,7 +139,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base_is_first_and_built_from_the_base_image_the_others_from_base() {
+    fn base_is_first_and_built_from_the_base_image_the_others_from_an_earlier_one() {
         let from = |dockerfile: &str| {
             dockerfile
                 .lines()
@@ -143,12 +148,17 @@ mod tests {
         };
         assert_eq!(BUILTIN[0].0, "base");
         assert_eq!(from(BUILTIN[0].1).as_deref(), Some(BASE_IMAGE));
-        for (name, dockerfile) in &BUILTIN[1..] {
+        for (i, (name, dockerfile)) in BUILTIN.iter().enumerate().skip(1) {
             assert!(
-                dockerfile.contains(&format!("ARG BASE={}", image_of("base"))),
-                "{name} builds on base"
+                BUILTIN[..i]
+                    .iter()
+                    .any(|(earlier, _)| dockerfile
+                        .contains(&format!("ARG BASE={}", image_of(earlier)))),
+                "{name} builds on a built-in template built before it"
             );
         }
+        let desktop = BUILTIN.iter().find(|(n, _)| *n == "desktop").unwrap().1;
+        assert!(desktop.contains(&format!("ARG BASE={}", image_of("code-interpreter"))));
     }
 
     /// On the engine (the `docker-engine` test group): a pull from a registry that does not answer.

@@ -87,6 +87,9 @@ async fn configure(
         .auth
         .configure(&headers, Identity::new(req.sandbox_id.clone(), key))?;
     state.env.merge(req.env_vars);
+    if let Ok(desktop) = &state.desktop {
+        desktop.vnc.set_link(req.viewer_base, req.preview_epoch);
+    }
     tracing::info!(sandbox.id = %req.sandbox_id, "agent configured");
     Ok(Json(
         json!({"configured": true, "sandbox_id": req.sandbox_id}),

@@ -47,7 +47,8 @@ async fn warm_pool_agent_is_configured_exactly_once() {
     let (status, _) = agent.get_json("/info").await;
     assert_eq!(status, 401);
     let body = json!({"sandbox_id": SANDBOX_ID, "token_key": agent.key.to_hex(),
-                      "env_vars": {"FROM_POOL": "yes"}});
+                      "env_vars": {"FROM_POOL": "yes"},
+                      "viewer_base": "http://6080-sbx.sandbox.localhost:8080", "preview_epoch": 1});
     let configure = |secret: &str| {
         agent
             .http

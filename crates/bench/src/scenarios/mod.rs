@@ -1,8 +1,9 @@
-//! The eight scenarios of issue 8, one table each.
+//! The eight scenarios of issue 8 and the desktop one of issue 14, one table each.
 
 mod api;
 mod create;
 mod density;
+mod desktop;
 mod exec;
 mod files;
 mod pause;
@@ -11,6 +12,11 @@ mod router;
 use crate::Ctx;
 use crate::report::{Row, Table, fmt_ms};
 use crate::stats::Samples;
+
+/// Scenarios 1..=COUNT.
+pub(crate) const COUNT: u8 = 9;
+/// The desktop scenario, which needs the desktop template and its image.
+pub(crate) const DESKTOP: u8 = 9;
 
 pub(crate) async fn run(ctx: &Ctx, n: u8) -> anyhow::Result<Table> {
     match n {
@@ -22,6 +28,7 @@ pub(crate) async fn run(ctx: &Ctx, n: u8) -> anyhow::Result<Table> {
         6 => files::transfer(ctx).await,
         7 => density::idle(ctx).await,
         8 => pause::pause_resume(ctx).await,
+        9 => desktop::desktop(ctx).await,
         _ => anyhow::bail!("no scenario {n}"),
     }
 }

@@ -132,6 +132,41 @@ fn private_previews_take_preview_tokens_from_three_places() {
 }
 
 #[test]
+fn the_desktop_viewer_port_always_needs_a_preview_token() {
+    let key = TokenKey::generate();
+    let public = Running {
+        private_previews: false,
+        ..route(KeyRing::new(key.clone()), 0)
+    };
+    let viewer = host(&format!("6080-{ID}"));
+    assert!(needs_preview_token(&viewer, &public));
+    assert!(!needs_preview_token(&host(&format!("3000-{ID}")), &public));
+    assert!(!needs_preview_token(&host(ID), &public));
+    assert!(needs_preview_token(
+        &viewer,
+        &route(KeyRing::new(key.clone()), 0)
+    ));
+    let plain: Uri = "/".parse().unwrap();
+    let check = |h: &HeaderMap| check_preview(h, &plain, &viewer, &public, MAX, false);
+    assert!(matches!(
+        check(&HeaderMap::new()),
+        Err(RouterError::TokenInvalid)
+    ));
+    assert!(matches!(
+        check(&bearer_of(&key.sign(ID, now() + 60))),
+        Err(RouterError::TokenInvalid)
+    ));
+    assert!(matches!(
+        check(&bearer_of(&link(&key, Some(3000), 0, now() + 60))),
+        Err(RouterError::TokenWrongPort)
+    ));
+    assert_eq!(
+        check(&bearer_of(&link(&key, Some(6080), 0, now() + 60))).unwrap(),
+        None
+    );
+}
+
+#[test]
 fn previous_keys_pass_until_their_deadline() {
     let (old, new) = (TokenKey::generate(), TokenKey::generate());
     let agent = host(ID);

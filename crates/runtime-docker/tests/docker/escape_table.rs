@@ -155,9 +155,10 @@ pub fn rows() -> Vec<Row> {
             |_| {
                 // The documented writable mount points (each on the disk or a tmpfs: the test
                 // `confinement::the_root_filesystem_is_read_only_and_every_writable_path_is_on_the_disk`)
-                // are not searched; `/var/lock` is the image's link to `/run/lock`.
+                // are not searched; `/var/lock` is the image's link to `/run/lock`, and `/run/shm` (desktop
+                // image) its link to the container's own `/dev/shm` tmpfs.
                 "find / -xdev \\( -path /proc -o -path /sys -o -path /dev -o -path /tmp -o -path /var/tmp \\
-                   -o -path /run/lock -o -path /var/lock -o -path /home/user -o -path /workspace \\
+                   -o -path /run/lock -o -path /var/lock -o -path /run/shm -o -path /home/user -o -path /workspace \\
                    -o -path /.warren/tmp \\) -prune -o -writable -print 2>/dev/null | head -5 | sed 's/^/ESCAPED writable /'".into()
             },
         ),

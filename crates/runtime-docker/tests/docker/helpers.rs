@@ -58,6 +58,8 @@ pub fn spec(image: &str) -> (SandboxSpec, TokenKey, Cleanup) {
         env_vars: BTreeMap::new(),
         internet_access: true,
         token_key_hex: key.to_hex(),
+        viewer_base: None,
+        preview_epoch: 0,
     };
     let cleanup = Cleanup(spec.sandbox_id.clone());
     (spec, key, cleanup)

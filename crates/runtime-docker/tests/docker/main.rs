@@ -7,6 +7,7 @@ mod agent_sdk;
 mod agent_volume;
 mod bench;
 mod confinement;
+mod desktop_vnc;
 mod destructive;
 mod escape;
 mod escape_table;

@@ -36,6 +36,8 @@ fn owner(sandbox_id: &str, key: &TokenKey, internet_access: bool) -> SandboxSpec
         env_vars: BTreeMap::from([("OWNER".to_owned(), "me".to_owned())]),
         internet_access,
         token_key_hex: key.to_hex(),
+        viewer_base: None,
+        preview_epoch: 0,
     }
 }
 

@@ -10,8 +10,10 @@ use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio_tungstenite::tungstenite::Message;
 
+use api_types::agent::DESKTOP_VIEWER_PORT;
+
 use crate::router_support::{
-    assert_router_error, spawn_router_app, spawn_router_app_with, stand_in_app,
+    assert_router_error, spawn_router_app, spawn_router_app_with, stand_in_app, stand_in_app_on,
     wait_route_listeners,
 };
 
@@ -299,6 +301,123 @@ async fn private_previews_need_a_preview_link_not_the_agent_token() {
         "WebSocket with the agent token"
     );
     assert!(r.ws(&host, "/ws", Some(token)).await.is_ok());
+}
+
+/// Whoever reaches the desktop viewer sees the screen and drives it: its port needs a preview token
+/// (bearer, `?warren_preview=`, or the cookie that sets) even where the other previews are public.
+#[tokio::test]
+async fn the_desktop_viewer_port_needs_a_preview_link_even_with_public_previews() {
+    let r = spawn_router_app().await;
+    let sb = r.sandbox(json!({})).await;
+    let (port, _) = stand_in_app().await;
+    let other = r
+        .to_host(Method::GET, &r.host(&format!("{port}-{}", sb.id)), "/echo")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        other.status(),
+        200,
+        "the sandbox's other previews are public"
+    );
+
+    let host = r.host(&format!("{DESKTOP_VIEWER_PORT}-{}", sb.id));
+    let anonymous = r.to_host(Method::GET, &host, "/echo").send().await.unwrap();
+    assert_router_error(anonymous, 401, "TOKEN_INVALID").await;
+    let agent_token = r
+        .to_host(Method::GET, &host, "/echo")
+        .bearer_auth(&sb.token)
+        .send()
+        .await
+        .unwrap();
+    assert_router_error(agent_token, 401, "TOKEN_INVALID").await;
+    let other_link = r.preview_link(&sb, json!({"port": port})).await;
+    let other_token = other_link["token"].as_str().unwrap();
+    let wrong_port = r
+        .to_host(Method::GET, &host, "/echo")
+        .bearer_auth(other_token)
+        .send()
+        .await
+        .unwrap();
+    assert_router_error(wrong_port, 403, "TOKEN_WRONG_PORT").await;
+    let wrong_port_query = r
+        .to_host(
+            Method::GET,
+            &host,
+            &format!("/echo?warren_preview={other_token}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_router_error(wrong_port_query, 403, "TOKEN_WRONG_PORT").await;
+    assert!(
+        r.ws(&host, "/ws", None).await.is_err(),
+        "WebSocket without a preview token"
+    );
+
+    let link = r
+        .preview_link(&sb, json!({"port": DESKTOP_VIEWER_PORT}))
+        .await;
+    assert_eq!(
+        link["url"].as_str().unwrap(),
+        format!(
+            "http://{host}/?warren_preview={}",
+            link["token"].as_str().unwrap()
+        )
+    );
+    let token = link["token"].as_str().unwrap();
+    // The viewer's port on the agent's address: a stand-in app where it is free; else (something
+    // else holds it) an admitted request gets whatever answers there, or the router's 502, but no
+    // refusal.
+    let served = tokio::net::TcpListener::bind(("127.0.0.1", DESKTOP_VIEWER_PORT))
+        .await
+        .ok()
+        .map(stand_in_app_on)
+        .is_some();
+    let admitted = |resp: reqwest::Response| async move {
+        if served {
+            assert_eq!(resp.status(), 200);
+        } else {
+            assert!(![401, 403].contains(&resp.status().as_u16()), "{resp:?}");
+        }
+    };
+    let bearer = r
+        .to_host(Method::GET, &host, "/echo")
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    admitted(bearer).await;
+    let query = r
+        .to_host(Method::GET, &host, &format!("/echo?warren_preview={token}"))
+        .send()
+        .await
+        .unwrap();
+    if served {
+        let cookie = query.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(
+            cookie.starts_with(&format!("warren_preview={token}; Path=/; Max-Age=")),
+            "{cookie}"
+        );
+        admitted(query).await;
+        let with_cookie = r
+            .to_host(Method::GET, &host, "/echo")
+            .header("cookie", cookie.split(';').next().unwrap())
+            .send()
+            .await
+            .unwrap();
+        admitted(with_cookie).await;
+        assert!(r.ws(&host, "/ws", Some(token)).await.is_ok());
+    } else {
+        admitted(query).await;
+        let with_cookie = r
+            .to_host(Method::GET, &host, "/echo")
+            .header("cookie", format!("warren_preview={token}"))
+            .send()
+            .await
+            .unwrap();
+        admitted(with_cookie).await;
+    }
 }
 
 #[tokio::test]

@@ -179,6 +179,15 @@ pub type Events = mpsc::UnboundedReceiver<&'static str>;
 /// - `POST /sink` reads the body and reports `"upload ended"` or `"upload broken"`;
 /// - `GET /endless` streams forever and reports `"download dropped"` when its body is dropped.
 pub async fn stand_in_app() -> (u16, Events) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    (port, stand_in_app_on(listener))
+}
+
+/// The stand-in app of [`stand_in_app`] on a listener of the caller's.
+pub fn stand_in_app_on(listener: tokio::net::TcpListener) -> Events {
     let (tx, rx) = mpsc::unbounded_channel();
     let app = axum::Router::new()
         .route("/echo", get(echo))
@@ -187,13 +196,9 @@ pub async fn stand_in_app() -> (u16, Events) {
         .route("/sink", post(sink))
         .route("/endless", get(endless))
         .with_state(tx);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
     let app = app.into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (port, rx)
+    rx
 }
 
 async fn echo(ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {

@@ -29,6 +29,12 @@ async fn create_answers_running_with_a_token_the_key_verifies() {
     assert!(expires.ends_with('Z') && expires.len() == 20, "{expires}");
     assert_eq!(spec.image, "warren/template-code-interpreter:latest");
     assert_eq!(spec.resources.memory_mb, 2048);
+    // The agent learns the public URL of its desktop viewer port, and the preview epoch.
+    assert_eq!(
+        spec.viewer_base.as_deref(),
+        Some(format!("http://6080-{id}.sandbox.localhost:{}", app.port).as_str())
+    );
+    assert_eq!(spec.preview_epoch, 0);
 }
 
 #[tokio::test]

@@ -28,7 +28,10 @@ async fn built_in_templates_are_listed_with_their_resources() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["code-interpreter", "python", "nodejs", "base"]);
+    assert_eq!(
+        names,
+        ["code-interpreter", "python", "nodejs", "base", "desktop"]
+    );
     insta::assert_json_snapshot!("template_list", redacted(&body));
     let (_, filtered) = status_json(
         app.get("/v1/templates?language=javascript&category=development")

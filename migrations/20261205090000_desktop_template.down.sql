@@ -1,0 +1,1 @@
+DELETE FROM templates WHERE name = 'desktop' AND organization_id IS NULL;
