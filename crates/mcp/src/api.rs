@@ -52,8 +52,11 @@ impl Agent {
 pub struct Api {
     http: reqwest::Client,
     base: String,
-    agents: Arc<Mutex<HashMap<(String, String), (Agent, Instant)>>>,
+    agents: Arc<Mutex<AgentCache>>,
 }
+
+/// `(API key, sandbox id)` → the agent and when its token was fetched.
+type AgentCache = HashMap<(String, String), (Agent, Instant)>;
 
 /// [`Api`] with the key of one caller.
 pub struct Caller<'a> {

@@ -161,3 +161,89 @@ impl ServerHandler for WarrenMcp {
         resources::read(self, &request.uri, &ctx).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every tool of hopx-mcp 0.2.1 under its own name, so prompts written for it work here.
+    const HOPX_MCP_TOOLS: [&str; 35] = [
+        "health",
+        "list_sandboxes",
+        "create_sandbox",
+        "get_sandbox",
+        "delete_sandbox",
+        "update_sandbox_timeout",
+        "resume_sandbox",
+        "list_templates",
+        "get_template",
+        "ping_vm",
+        "get_vm_info",
+        "get_preview_url",
+        "get_agent_url",
+        "execute_code",
+        "execute_code_persistent",
+        "execute_code_rich",
+        "execute_code_background",
+        "execute_code_isolated",
+        "execute_list_processes",
+        "execute_kill_process",
+        "run_command",
+        "run_command_background",
+        "list_processes",
+        "file_read",
+        "file_write",
+        "file_list",
+        "file_exists",
+        "file_remove",
+        "file_mkdir",
+        "get_system_metrics",
+        "env_get",
+        "env_set",
+        "env_clear",
+        "cache_clear",
+        "cache_stats",
+    ];
+
+    #[test]
+    fn has_every_hopx_mcp_tool_and_warrens() {
+        let server = WarrenMcp::new(Api::new("http://127.0.0.1:1"), None);
+        let names: Vec<String> = server
+            .tool_router
+            .list_all()
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        for name in HOPX_MCP_TOOLS.iter().chain(&[
+            "kill_sandbox",
+            "pause_sandbox",
+            "get_process_output",
+            "file_upload",
+            "file_download",
+            "desktop_screenshot",
+            "desktop_click",
+            "desktop_type",
+            "desktop_key_press",
+        ]) {
+            assert!(names.iter().any(|n| n == name), "{name} missing");
+        }
+        // Every tool describes itself and its arguments.
+        for tool in server.tool_router.list_all() {
+            assert!(
+                tool.description.is_some_and(|d| !d.is_empty()),
+                "{}",
+                tool.name
+            );
+        }
+    }
+
+    #[test]
+    fn key_from_either_header() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(presented_key(&h), None);
+        h.insert("authorization", "Bearer abc".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("abc"));
+        h.insert("x-api-key", "def".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("def"));
+    }
+}
