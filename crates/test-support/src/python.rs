@@ -25,7 +25,7 @@ pub fn sdk_python() -> &'static Path {
         let ready = Command::new(&py)
             .args([
                 "-c",
-                "import importlib.metadata as m, pytest; assert m.version('hopx-ai') == '0.5.0'",
+                "import importlib.metadata as m, pytest; assert m.version('hopx-ai') == '0.5.0' and m.version('mcp') == '2.3.0'",
             ])
             .status()
             .is_ok_and(|s| s.success());

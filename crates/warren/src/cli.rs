@@ -39,6 +39,16 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Serve Warren's MCP tools over stdin/stdout (for desktop MCP clients), calling the Warren at
+    /// --url with --api-key; see docs/mcp.md. Needs no database or settings file.
+    Mcp {
+        /// The Warren to call, e.g. http://localhost:8080.
+        #[arg(long, env = "WARREN_URL")]
+        url: String,
+        /// The API key every call presents.
+        #[arg(long, env = "WARREN_API_KEY", hide_env_values = true)]
+        api_key: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,6 +91,14 @@ pub enum KeyCommand {
 
 /// Entry point of the binary.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // stdout is the MCP channel: no settings, no database; logs (stderr) at warnings only.
+    if let Some(Command::Mcp { url, api_key }) = &cli.command {
+        telemetry::init(&settings::LogSettings {
+            filter: "warn".to_owned(),
+            ..Default::default()
+        });
+        return mcp::serve_stdio(url, api_key).await;
+    }
     let mut settings = Settings::load(cli.config.as_deref())?;
     telemetry::init(&settings.log);
     let command = cli.command.unwrap_or(Command::Serve);
@@ -139,6 +157,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             admin::revoke_key(&pool()?, &id).await?;
             println!("revoked API key {id}");
         }
+        Command::Mcp { .. } => unreachable!("served above"),
     }
     Ok(())
 }

@@ -4,6 +4,7 @@ pub mod auth;
 mod credentials;
 pub mod extract;
 mod health;
+mod mcp;
 pub mod openapi;
 mod sandbox_actions;
 mod sandboxes;
@@ -25,7 +26,7 @@ use api_error::request_id;
 
 /// The whole API. Middleware, outermost first: request id (so every response, errors and panics
 /// included, carries `X-Request-ID`) → trace → catch-panic → minimum body rate → body limit → (on
-/// matched routes) metrics → (on `/v1`) auth + rate limit.
+/// matched routes) metrics → (on `/v1` and `/mcp`) auth + rate limit.
 pub fn router(state: AppState) -> Router {
     let body_rate = state.settings.server.body_rate();
     let v1 = Router::new()
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::routes())
         .merge(template_uploads::public_routes())
         .merge(v1)
+        .merge(mcp::routes(&state))
         .route("/metrics", get(metrics::serve))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -20,6 +20,7 @@ mod hostile_strings;
 mod lifecycle;
 mod lifecycle_races;
 mod listener_limits;
+mod mcp;
 mod metrics;
 mod openapi;
 mod pause_cycles;
