@@ -67,6 +67,9 @@ async fn desktop_sandboxes_with_the_official_sdks_and_a_browser() {
     clean_up(&pool, &engine).await;
     let python = python.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     let browser = browser.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-    assert!(python.contains(" passed") && !python.contains("skipped"), "{python}");
+    assert!(
+        python.contains(" passed") && !python.contains("skipped"),
+        "{python}"
+    );
     assert!(browser.contains("# fail 0"), "{browser}");
 }
