@@ -37,7 +37,7 @@ test("mouseClick and mouseMove move the pointer", async () => {
 
 test("keyboardType types into the focused window", async () => {
   await sandbox.commands.run(
-    "xterm -T ts-term -geometry 50x8+40+40 -fa 'DejaVu Sans Mono' -fs 18 >/dev/null 2>&1",
+    "xterm -T ts-term -xrm 'XTerm*allowTitleOps: false' -geometry 50x8+40+40 -fa 'DejaVu Sans Mono' -fs 18 >/dev/null 2>&1",
     { background: true, timeout: 600 },
   );
   let term;

@@ -65,7 +65,9 @@ def sh(sandbox, command: str, *, ok: bool = True) -> str:
 def open_xterm(sandbox, desktop, title: str, *, geometry: str = "60x12+40+40"):
     """Opens an xterm titled `title` (a large font OCR reads) and waits for get_windows() to list it."""
     sandbox.commands.run(
-        f"xterm -T {title} -geometry {geometry} -fa 'DejaVu Sans Mono' -fs 18 "
+        # allowTitleOps off: the shell's prompt would retitle the window (user@host: dir).
+        f"xterm -T {title} -xrm 'XTerm*allowTitleOps: false' -geometry {geometry} "
+        f"-fa 'DejaVu Sans Mono' -fs 18 "
         f"-bg white -fg black >/dev/null 2>&1",
         background=True,
         timeout=900,

@@ -9,8 +9,13 @@ def test_set_clipboard_is_seen_inside(sandbox, desktop):
 
 
 def test_get_clipboard_sees_what_a_program_copied(sandbox, desktop):
-    # xclip stays behind to serve the selection: with its output elsewhere, the command returns.
-    sh(sandbox, "printf from-inside | xclip -selection clipboard -i >/dev/null 2>&1")
+    # xclip stays behind to serve the selection: a foreground command's leftovers are killed when it
+    # ends, so it runs as a background command.
+    sandbox.commands.run(
+        "printf from-inside | xclip -selection clipboard -i >/dev/null 2>&1",
+        background=True,
+        timeout=900,
+    )
     assert eventually("clipboard", lambda: desktop.get_clipboard() == "from-inside")
 
 

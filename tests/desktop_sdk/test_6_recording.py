@@ -15,7 +15,8 @@ def test_record_stop_download_and_play(sandbox, desktop):
     stopped = desktop.stop_recording(started.recording_id)
     assert stopped.duration > 0, stopped
     status = desktop.get_recording_status(started.recording_id)
-    assert status.status.value == "stopped" and status.is_ready, status
+    # (hopx-ai's RecordingInfo.is_ready compares its enum with a string: always False.)
+    assert status.status.value == "stopped", status
     video = desktop.download_recording(started.recording_id)
     assert len(video) > 1000, len(video)
     sandbox.files.write_bytes("/workspace/recording.mp4", video)
