@@ -2,6 +2,7 @@
 //! lookup; only the SHA-256 of the secret is stored, and it is compared in constant time. The secret
 //! has 256 bits of entropy, so a fast hash is enough.
 
+use http::{HeaderMap, header};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -9,6 +10,23 @@ use subtle::ConstantTimeEq;
 const PREFIX: &str = "wrn_";
 const KEY_ID_LEN: usize = 16;
 const SECRET_LEN: usize = 64;
+
+/// The key a request presents: `X-API-Key`, else `Authorization: Bearer` (the API, `/mcp`).
+pub fn presented(headers: &HeaderMap) -> Option<&str> {
+    let api_key = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    api_key.or_else(|| {
+        let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, token) = v.trim().split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|t| !t.is_empty())
+    })
+}
 
 /// A key split into its parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +77,24 @@ pub fn secret_matches(secret: &str, stored_hash: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn key_from_either_header() {
+        let mut h = HeaderMap::new();
+        assert_eq!(presented(&h), None);
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer  abc "),
+        );
+        assert_eq!(presented(&h), Some("abc"));
+        h.insert("x-api-key", HeaderValue::from_static("def"));
+        assert_eq!(presented(&h), Some("def"));
+        h.insert("x-api-key", HeaderValue::from_static(""));
+        assert_eq!(presented(&h), Some("abc"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(presented(&h), None);
+    }
 
     #[test]
     fn generated_keys_parse_and_match() {

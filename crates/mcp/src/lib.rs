@@ -18,7 +18,7 @@ use rmcp::ServiceExt as _;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
-pub use server::{WarrenMcp, presented_key};
+pub use server::WarrenMcp;
 
 /// The Streamable HTTP service of `/mcp`, its tools calling the Warren at `api_base` with the key
 /// each request presents. The caller authenticates requests before they reach it.

@@ -52,27 +52,10 @@ impl WarrenMcp {
         }
         ctx.extensions
             .get::<http::request::Parts>()
-            .and_then(|parts| presented_key(&parts.headers))
+            .and_then(|parts| api_keys::presented(&parts.headers))
             .map(|key| self.api.with_key(key))
             .ok_or_else(|| ApiFailure("No API key on this request".to_owned()))
     }
-}
-
-/// The key from `X-API-Key`, else from `Authorization: Bearer` (as the API reads them).
-pub fn presented_key(headers: &http::HeaderMap) -> Option<&str> {
-    let api_key = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty());
-    api_key.or_else(|| {
-        let v = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
-        let (scheme, token) = v.trim().split_once(' ')?;
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim())
-            .filter(|t| !t.is_empty())
-    })
 }
 
 /// A JSON answer as the tool's text, or its failure as an `isError` result.
@@ -235,15 +218,5 @@ mod tests {
                 tool.name
             );
         }
-    }
-
-    #[test]
-    fn key_from_either_header() {
-        let mut h = http::HeaderMap::new();
-        assert_eq!(presented_key(&h), None);
-        h.insert("authorization", "Bearer abc".parse().unwrap());
-        assert_eq!(presented_key(&h), Some("abc"));
-        h.insert("x-api-key", "def".parse().unwrap());
-        assert_eq!(presented_key(&h), Some("def"));
     }
 }

@@ -7,29 +7,12 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use http::{HeaderMap, HeaderValue, header};
+use http::{HeaderMap, HeaderValue};
 
 use crate::http::extract::Caller;
 use crate::state::AppState;
 use api_error::ApiError;
 use api_keys as keys;
-
-/// The key from `X-API-Key`, else from `Authorization: Bearer`.
-fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    let api_key = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty());
-    api_key.or_else(|| {
-        let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-        let (scheme, token) = v.trim().split_once(' ')?;
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim())
-            .filter(|t| !t.is_empty())
-    })
-}
 
 struct Budget {
     limit: u64,
@@ -69,7 +52,7 @@ async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<(Caller, Budget, Result<(), ApiError>), ApiError> {
-    let key = presented_key(headers).ok_or(ApiError::MissingApiKey)?;
+    let key = keys::presented(headers).ok_or(ApiError::MissingApiKey)?;
     let parsed = keys::parse(key).ok_or(ApiError::InvalidApiKey)?;
     let v = state.auth_cache.check(parsed.key_id, parsed.secret).await?;
     let now = Utc::now().timestamp();
@@ -90,26 +73,4 @@ async fn authenticate(
         organization_id: v.organization_id,
     };
     Ok((caller, budget, verdict))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_from_either_header() {
-        let mut h = HeaderMap::new();
-        assert_eq!(presented_key(&h), None);
-        h.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("bearer  abc "),
-        );
-        assert_eq!(presented_key(&h), Some("abc"));
-        h.insert("x-api-key", HeaderValue::from_static("def"));
-        assert_eq!(presented_key(&h), Some("def"));
-        h.insert("x-api-key", HeaderValue::from_static(""));
-        assert_eq!(presented_key(&h), Some("abc"));
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(presented_key(&h), None);
-    }
 }
