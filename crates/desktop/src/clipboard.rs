@@ -69,7 +69,7 @@ impl Desktop {
 
     /// The clipboard's text; empty when it holds none.
     pub async fn get_clipboard(&self) -> DesktopResult<String> {
-        let args = ["-selection", "clipboard", "-o"].map(str::to_owned);
+        let args = crate::args(&["-selection", "clipboard", "-o"]);
         let out = self.run("xclip", &args, None, XCLIP).await?;
         if !out.success() {
             // "target STRING not available": nothing on the clipboard.

@@ -6,9 +6,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::Desktop;
 use crate::error::{DesktopError, DesktopResult};
 use crate::keys;
+use crate::{Desktop, args};
 
 /// Longest text `type` takes in one call.
 const MAX_TEXT: usize = 10_000;
@@ -145,7 +145,7 @@ impl Desktop {
         let (x, y) = self.point(req.x, req.y).await?;
         let b = button(req.button.as_ref())?;
         let n = count(req.clicks)?;
-        let args = strings(&[
+        let args = args(&[
             "mousemove",
             &x.to_string(),
             &y.to_string(),
@@ -161,7 +161,7 @@ impl Desktop {
 
     pub async fn move_to(&self, req: &Move) -> DesktopResult<()> {
         let (x, y) = self.point(req.x, req.y).await?;
-        let args = strings(&["mousemove", &x.to_string(), &y.to_string()]);
+        let args = args(&["mousemove", &x.to_string(), &y.to_string()]);
         self.xdotool(args, Duration::from_secs(5)).await
     }
 
@@ -170,7 +170,7 @@ impl Desktop {
         let (tx, ty) = self.point(req.to_x, req.to_y).await?;
         let b = button(req.button.as_ref())?.to_string();
         // A pause between press, move and release: applications see a drag, not a teleport.
-        let args = strings(&[
+        let args = args(&[
             "mousemove",
             &fx.to_string(),
             &fy.to_string(),
@@ -190,10 +190,10 @@ impl Desktop {
     }
 
     pub async fn scroll(&self, req: &Scroll) -> DesktopResult<()> {
-        let mut args = Vec::new();
+        let mut argv = Vec::new();
         if let (Some(x), Some(y)) = (req.x, req.y) {
             let (x, y) = self.point(x, y).await?;
-            args.extend(strings(&["mousemove", &x.to_string(), &y.to_string()]));
+            argv.extend(args(&["mousemove", &x.to_string(), &y.to_string()]));
         }
         let (b, steps) = match (&req.direction, req.delta_y, req.delta_x) {
             (Some(d), _, _) => {
@@ -220,7 +220,7 @@ impl Desktop {
             .ok_or_else(|| {
                 DesktopError::invalid(format!("scroll amount must be 1 to {MAX_CLICKS} steps"))
             })?;
-        args.extend(strings(&[
+        argv.extend(args(&[
             "click",
             "--repeat",
             &steps.to_string(),
@@ -228,7 +228,7 @@ impl Desktop {
             "20",
             &b.to_string(),
         ]));
-        self.xdotool(args, Duration::from_secs(10)).await
+        self.xdotool(argv, Duration::from_secs(10)).await
     }
 
     pub async fn type_text(&self, req: &Type) -> DesktopResult<()> {
@@ -247,25 +247,21 @@ impl Desktop {
             req.delay_ms.unwrap_or(12).min(1000)
         };
         let budget = Duration::from_millis(delay * req.text.chars().count() as u64 + 10_000);
-        let args = strings(&["type", "--delay", &delay.to_string(), "--", &req.text]);
+        let args = args(&["type", "--delay", &delay.to_string(), "--", &req.text]);
         self.xdotool(args, budget).await
     }
 
     pub async fn press(&self, req: &Press) -> DesktopResult<()> {
         let chord = keys::chord([req.key.as_str()])?;
-        self.xdotool(strings(&["key", "--", &chord]), Duration::from_secs(5))
+        self.xdotool(args(&["key", "--", &chord]), Duration::from_secs(5))
             .await
     }
 
     pub async fn combination(&self, req: &Combination) -> DesktopResult<()> {
         let chord = req.chord()?;
-        self.xdotool(strings(&["key", "--", &chord]), Duration::from_secs(5))
+        self.xdotool(args(&["key", "--", &chord]), Duration::from_secs(5))
             .await
     }
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| (*s).to_owned()).collect()
 }
 
 #[cfg(test)]

@@ -204,6 +204,11 @@ impl Desktop {
     }
 }
 
+/// A program's arguments, owned.
+pub(crate) fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
 /// Which of `programs` the sandbox lacks.
 pub fn missing(exec: &dyn Exec, programs: &[&str]) -> Vec<String> {
     programs

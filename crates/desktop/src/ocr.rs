@@ -181,10 +181,7 @@ impl Desktop {
             height,
         });
         let png = encode_gray_png(&rgb, width, height, 2)?;
-        let mut args: Vec<String> = ["stdin", "stdout", "-l", lang, "--psm", "3"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
+        let mut args = crate::args(&["stdin", "stdout", "-l", lang, "--psm", "3"]);
         if tsv {
             args.push("tsv".into());
         }

@@ -148,7 +148,7 @@ impl Desktop {
             })?;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let file = dir.join(format!("{id}.mp4"));
-        let args: Vec<String> = [
+        let args = crate::args(&[
             "-hide_banner",
             "-loglevel",
             "error",
@@ -175,10 +175,7 @@ impl Desktop {
             "+faststart",
             "-y",
             &file.display().to_string(),
-        ]
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+        ]);
         let started = self
             .exec
             .start("ffmpeg", &args, &self.env())

@@ -85,7 +85,7 @@ pub fn check(r: Resolution) -> DesktopResult<Resolution> {
 /// Xvfb's arguments for `display` at `r`: no TCP, no GLX (it would cost ~50 MB and nothing here
 /// renders with it; Chromium draws in software), no screen saver.
 pub fn xvfb_args(display: &str, r: Resolution) -> Vec<String> {
-    [
+    crate::args(&[
         display,
         "-screen",
         "0",
@@ -98,10 +98,7 @@ pub fn xvfb_args(display: &str, r: Resolution) -> Vec<String> {
         "0",
         "-dpms",
         "-noreset",
-    ]
-    .iter()
-    .map(|s| (*s).to_owned())
-    .collect()
+    ])
 }
 
 #[cfg(test)]

@@ -315,7 +315,7 @@ fn encode(s: &str) -> String {
 
 /// x11vnc on loopback, for as many viewers as connect, with the password file.
 pub fn x11vnc_args(display: &str, rfbauth: &str) -> Vec<String> {
-    [
+    crate::args(&[
         "-display",
         display,
         "-rfbport",
@@ -327,9 +327,7 @@ pub fn x11vnc_args(display: &str, rfbauth: &str) -> Vec<String> {
         rfbauth,
         "-noxdamage",
         "-quiet",
-    ]
-    .map(str::to_owned)
-    .to_vec()
+    ])
 }
 
 /// Writes `password` to a new rfbauth file in the sandbox user's private directory.

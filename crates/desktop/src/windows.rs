@@ -120,8 +120,9 @@ impl Desktop {
     }
 
     async fn wmctrl(&self, args: &[&str]) -> DesktopResult<()> {
-        let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
-        self.run_ok("wmctrl", &args, None, WMCTRL).await.map(drop)
+        self.run_ok("wmctrl", &crate::args(args), None, WMCTRL)
+            .await
+            .map(drop)
     }
 
     pub async fn focus_window(&self, req: &WindowRef) -> DesktopResult<()> {
