@@ -51,8 +51,13 @@ test("keyboardType types into the focused window", async () => {
   await sandbox.desktop.focusWindow(term.id);
   await sandbox.desktop.keyboardType("typed from typescript");
   await sandbox.desktop.keyboardPress("Return");
-  const text = await sandbox.desktop.ocr(term.x, term.y, term.width, term.height);
-  assert.match(text.toLowerCase(), /typescript/);
+  // The terminal draws the line a moment after the keys: read it back until it shows (10 s at most).
+  let text = "";
+  for (let i = 0; i < 20 && !/typescript/.test(text); i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 500));
+    text = (await sandbox.desktop.ocr(term.x, term.y, term.width, term.height)).toLowerCase();
+  }
+  assert.match(text, /typescript/);
 });
 
 test("getVncUrl is the viewer through the router", async () => {

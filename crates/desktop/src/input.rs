@@ -122,6 +122,18 @@ fn count(clicks: Option<u32>) -> DesktopResult<u32> {
     }
 }
 
+/// The points a drag passes after its start: `DRAG_STEPS` evenly spaced, the last one `to`.
+const DRAG_STEPS: i64 = 8;
+
+fn drag_path(from: (u32, u32), to: (u32, u32)) -> impl Iterator<Item = (u32, u32)> {
+    (1..=DRAG_STEPS).map(move |i| {
+        // Between two points on the screen: never negative, never past the farther one.
+        let along =
+            |a: u32, b: u32| (i64::from(a) + (i64::from(b) - i64::from(a)) * i / DRAG_STEPS) as u32;
+        (along(from.0, to.0), along(from.1, to.1))
+    })
+}
+
 impl Desktop {
     /// `(x, y)` as a pixel of the screen, else 400 `INVALID_COORDINATES`.
     pub async fn point(&self, x: i64, y: i64) -> DesktopResult<(u32, u32)> {
@@ -169,24 +181,26 @@ impl Desktop {
         let (fx, fy) = self.point(req.from_x, req.from_y).await?;
         let (tx, ty) = self.point(req.to_x, req.to_y).await?;
         let b = button(req.button.as_ref())?.to_string();
-        // A pause between press, move and release: applications see a drag, not a teleport.
-        let args = args(&[
+        let mut argv = args(&[
             "mousemove",
             &fx.to_string(),
             &fy.to_string(),
             "mousedown",
             &b,
-            "sleep",
-            "0.05",
-            "mousemove",
-            &tx.to_string(),
-            &ty.to_string(),
-            "sleep",
-            "0.05",
-            "mouseup",
-            &b,
         ]);
-        self.xdotool(args, Duration::from_secs(10)).await
+        // The pointer travels in steps with pauses: window managers and toolkits start a drag on a
+        // motion after the press and follow the later ones (one jump to the end moves nothing).
+        for (x, y) in drag_path((fx, fy), (tx, ty)) {
+            argv.extend(args(&[
+                "sleep",
+                "0.01",
+                "mousemove",
+                &x.to_string(),
+                &y.to_string(),
+            ]));
+        }
+        argv.extend(args(&["sleep", "0.05", "mouseup", &b]));
+        self.xdotool(argv, Duration::from_secs(10)).await
     }
 
     pub async fn scroll(&self, req: &Scroll) -> DesktopResult<()> {
@@ -267,6 +281,15 @@ impl Desktop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_drag_passes_evenly_spaced_points_and_ends_at_its_target() {
+        let path: Vec<_> = drag_path((0, 100), (80, 60)).collect();
+        assert_eq!(path.len(), DRAG_STEPS as usize);
+        assert_eq!(path[0], (10, 95));
+        assert_eq!(path[3], (40, 80));
+        assert_eq!(path.last(), Some(&(80, 60)));
+    }
 
     #[test]
     fn buttons_and_click_counts_are_checked() {

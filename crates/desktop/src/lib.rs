@@ -2,9 +2,10 @@
 //!
 //! - [`stack`]: Xvfb, the window manager and x11vnc as supervised programs, restarted when they die,
 //!   their output in the [`logs`].
-//! - [`x11`]: screenshots, the screen size and pointer through the X protocol (no process per shot).
+//! - [`x11`]: screenshots, the screen size and the window manager's windows (EWMH) through the X
+//!   protocol (no process per shot or per window call).
 //! - [`input`], [`keys`], [`windows`], [`clipboard`], [`recording`], [`ocr`]: the operations, through
-//!   xdotool, wmctrl, xclip, ffmpeg and tesseract, with their arguments checked first.
+//!   xdotool, xclip, ffmpeg and tesseract, with their arguments checked first.
 //! - [`vnc`]: the VNC server, its password, and the browser viewer's RFB-over-WebSocket bridge.
 //!
 //! Programs start through [`exec::Exec`], which the agent implements over its own spawner (it is PID 1

@@ -1,14 +1,20 @@
 //! The X server through the X protocol itself (x11rb, pure Rust): screenshots without a process per
-//! shot, the screen size, and window geometry. One connection is kept and made again when the X server
-//! was restarted.
+//! shot (`image`), the screen size, and the window manager's windows (`ewmh`). One connection is kept
+//! and made again when the X server was restarted.
+
+mod ewmh;
+mod image;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use x11rb::connection::Connection as _;
-use x11rb::protocol::xproto::{ConnectionExt as _, ImageFormat, ImageOrder, Window};
+use x11rb::protocol::xproto::{ConnectionExt as _, Window};
 use x11rb::rust_connection::RustConnection;
+
+pub use ewmh::Ask;
+pub use image::{encode_gray_png, encode_png};
 
 use crate::error::{DesktopError, DesktopResult};
 
@@ -62,6 +68,7 @@ impl Rect {
 struct Conn {
     c: RustConnection,
     root: Window,
+    atoms: ewmh::Atoms,
 }
 
 /// The connection to the display.
@@ -87,7 +94,11 @@ impl X11 {
             DesktopError::display_down(format!("no X server on {}: {e}", self.display))
         })?;
         let root = c.setup().roots[screen].root;
-        let conn = Arc::new(Conn { c, root });
+        let atoms = ewmh::Atoms::new(&c)
+            .map_err(|e| e.to_string())
+            .and_then(|cookie| cookie.reply().map_err(|e| e.to_string()))
+            .map_err(|e| DesktopError::display_down(format!("X atoms on {}: {e}", self.display)))?;
+        let conn = Arc::new(Conn { c, root, atoms });
         *slot = Some(conn.clone());
         Ok(conn)
     }
@@ -101,13 +112,13 @@ impl X11 {
     async fn call<T, F>(self: &Arc<Self>, f: F) -> DesktopResult<T>
     where
         T: Send + 'static,
-        F: Fn(&RustConnection, Window) -> Result<T, CallError> + Send + 'static,
+        F: Fn(&Conn) -> Result<T, CallError> + Send + 'static,
     {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
             for attempt in 0..2 {
                 let conn = this.connection()?;
-                match f(&conn.c, conn.root) {
+                match f(&conn) {
                     Ok(v) => return Ok(v),
                     Err(CallError::Desktop(e)) => return Err(e),
                     Err(CallError::Connection(e)) => {
@@ -138,81 +149,9 @@ impl X11 {
 
     /// The screen's size now.
     pub async fn size(self: &Arc<Self>) -> DesktopResult<(u32, u32)> {
-        self.call(|c, root| {
-            let g = c.get_geometry(root)?.reply()?;
+        self.call(|x| {
+            let g = x.c.get_geometry(x.root)?.reply()?;
             Ok((u32::from(g.width), u32::from(g.height)))
-        })
-        .await
-    }
-
-    /// Where window `id` is on the screen (its outer frame is the window manager's business).
-    pub async fn window_rect(self: &Arc<Self>, id: u32) -> DesktopResult<Rect> {
-        self.call(move |c, root| {
-            let g = match c.get_geometry(id)?.reply() {
-                Ok(g) => g,
-                Err(x11rb::errors::ReplyError::X11Error(_)) => {
-                    return Err(CallError::Desktop(window_not_found(id)));
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let t = c.translate_coordinates(id, root, 0, 0)?.reply()?;
-            Ok(Rect {
-                x: i32::from(t.dst_x),
-                y: i32::from(t.dst_y),
-                width: u32::from(g.width),
-                height: u32::from(g.height),
-            })
-        })
-        .await
-    }
-
-    /// A PNG of `region` of the screen (the whole screen when `None`), checked to be on the screen.
-    pub async fn screenshot(self: &Arc<Self>, region: Option<Rect>) -> DesktopResult<Vec<u8>> {
-        let (rgb, width, height) = self.pixels(region).await?;
-        encode_png(&rgb, width, height)
-    }
-
-    /// The RGB pixels of `region` (the whole screen when `None`), with their size.
-    pub async fn pixels(
-        self: &Arc<Self>,
-        region: Option<Rect>,
-    ) -> DesktopResult<(Vec<u8>, u32, u32)> {
-        self.call(move |c, root| {
-            let g = c.get_geometry(root)?.reply()?;
-            let (sw, sh) = (u32::from(g.width), u32::from(g.height));
-            let r = match region {
-                Some(r) => r.on_screen(sw, sh).map_err(CallError::Desktop)?,
-                None => Rect {
-                    x: 0,
-                    y: 0,
-                    width: sw,
-                    height: sh,
-                },
-            };
-            let image = c
-                .get_image(
-                    ImageFormat::Z_PIXMAP,
-                    root,
-                    r.x as i16,
-                    r.y as i16,
-                    r.width as u16,
-                    r.height as u16,
-                    !0,
-                )?
-                .reply()?;
-            let setup = c.setup();
-            let bpp = setup
-                .pixmap_formats
-                .iter()
-                .find(|f| f.depth == image.depth)
-                .map_or(0, |f| f.bits_per_pixel);
-            if bpp != 32 || setup.image_byte_order != ImageOrder::LSB_FIRST {
-                return Err(CallError::Desktop(DesktopError::failed(format!(
-                    "unsupported X pixel format (depth {}, {bpp} bits per pixel)",
-                    image.depth
-                ))));
-            }
-            Ok((bgrx_to_rgb(&image.data), r.width, r.height))
         })
         .await
     }
@@ -247,59 +186,6 @@ impl From<x11rb::errors::ReplyError> for CallError {
     }
 }
 
-/// 32-bit little-endian BGRX (Xvfb's 24-bit TrueColor) to packed RGB.
-fn bgrx_to_rgb(data: &[u8]) -> Vec<u8> {
-    let mut rgb = Vec::with_capacity(data.len() / 4 * 3);
-    for px in data.chunks_exact(4) {
-        rgb.extend_from_slice(&[px[2], px[1], px[0]]);
-    }
-    rgb
-}
-
-/// A PNG of packed RGB pixels: the fastest compression (screens compress well anyway).
-pub fn encode_png(rgb: &[u8], width: u32, height: u32) -> DesktopResult<Vec<u8>> {
-    encode(rgb, width, height, png::ColorType::Rgb)
-}
-
-fn encode(pixels: &[u8], width: u32, height: u32, color: png::ColorType) -> DesktopResult<Vec<u8>> {
-    let mut out = Vec::with_capacity(pixels.len() / 8);
-    let mut encoder = png::Encoder::new(&mut out, width, height);
-    encoder.set_color(color);
-    encoder.set_depth(png::BitDepth::Eight);
-    encoder.set_compression(png::Compression::Fast);
-    encoder.set_filter(png::FilterType::Sub);
-    let encoded = encoder
-        .write_header()
-        .and_then(|mut w| w.write_image_data(pixels).and_then(|()| w.finish()));
-    encoded.map_err(|e| DesktopError::failed(format!("PNG encoding failed: {e}")))?;
-    Ok(out)
-}
-
-/// A PNG of packed RGB pixels made grey and enlarged `scale` times (for OCR).
-pub fn encode_gray_png(rgb: &[u8], width: u32, height: u32, scale: u32) -> DesktopResult<Vec<u8>> {
-    let (w, s) = (width as usize, scale as usize);
-    let mut gray = Vec::with_capacity(rgb.len() / 3 * s * s);
-    for row in rgb.chunks_exact(w * 3) {
-        let line: Vec<u8> = row
-            .chunks_exact(3)
-            .flat_map(|p| {
-                let y =
-                    (u32::from(p[0]) * 299 + u32::from(p[1]) * 587 + u32::from(p[2]) * 114) / 1000;
-                std::iter::repeat_n(y as u8, s)
-            })
-            .collect();
-        for _ in 0..s {
-            gray.extend_from_slice(&line);
-        }
-    }
-    encode(
-        &gray,
-        width * scale,
-        height * scale,
-        png::ColorType::Grayscale,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,18 +210,5 @@ mod tests {
         }
         assert_eq!(r(-5, -5, 10, 10).clip(100, 100), Some(r(0, 0, 5, 5)));
         assert_eq!(r(200, 0, 10, 10).clip(100, 100), None);
-    }
-
-    #[test]
-    fn pixels_become_a_png_of_their_size() {
-        let rgb = bgrx_to_rgb(&[1, 2, 3, 0, 4, 5, 6, 0]);
-        assert_eq!(rgb, [3, 2, 1, 6, 5, 4]);
-        let png = encode_png(&rgb, 2, 1).unwrap();
-        let decoder = png::Decoder::new(png.as_slice());
-        let reader = decoder.read_info().unwrap();
-        assert_eq!((reader.info().width, reader.info().height), (2, 1));
-        let gray = encode_gray_png(&rgb, 2, 1, 2).unwrap();
-        let reader = png::Decoder::new(gray.as_slice()).read_info().unwrap();
-        assert_eq!((reader.info().width, reader.info().height), (4, 2));
     }
 }

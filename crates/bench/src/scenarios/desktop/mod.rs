@@ -1,12 +1,14 @@
 //! Scenario 9 (issue 14): desktop sandboxes. Create to first screenshot, cold and warm, beside create to
 //! first `print(1)`; a screenshot through the router beside ImageMagick `import` inside the sandbox and
-//! through `docker exec`; a typed key to changed pixels; memory beside a code-interpreter sandbox.
+//! through `docker exec`; a click and a typed key to changed pixels; memory beside a code-interpreter sandbox.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use reqwest::Method;
 use serde_json::{Value, json};
+
+mod input;
 
 use crate::Ctx;
 use crate::docker;
@@ -17,8 +19,6 @@ use crate::warren::{Path, Sandbox, Warren, ok_json};
 const MB: f64 = 1024.0 * 1024.0;
 /// How long after its first screenshot a sandbox's memory is read.
 const SETTLE: Duration = Duration::from_secs(10);
-/// The window whose contents the typed keys change (DISPLAY=:1 comes from the image).
-const XTERM: &str = "xterm -display :1 -geometry 40x10+0+0";
 
 /// `GET /desktop/screenshot` through the router: the PNG, checked, and its width and height.
 async fn screenshot(w: &Warren, sb: &Sandbox) -> anyhow::Result<(Vec<u8>, u32, u32)> {
@@ -157,44 +157,8 @@ pub async fn desktop(ctx: &Ctx) -> anyhow::Result<Table> {
         exec.push(docker::cli(&args).await?);
     }
 
-    // A typed key into a focused xterm, until a screenshot differs.
-    let (mut seen, mut typed, mut tries) =
-        (Samples::default(), Samples::default(), Samples::default());
-    let xterm = json!({ "command": format!("{XTERM} 2>/tmp/xterm.log"), "timeout": 3600 });
-    post(w, &sb, "/commands/background", xterm).await?;
-    let mut before = screenshot(w, &sb).await?.0;
-    let t = Instant::now();
-    while before == png {
-        if t.elapsed() > Duration::from_secs(20) {
-            let log = run(w, &sb, "cat /tmp/xterm.log; ps ax").await?;
-            bail!("no xterm appeared: {log}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        before = screenshot(w, &sb).await?.0;
-    }
-    // Focus it (the pointer into the window), then let it draw.
-    post(w, &sb, "/desktop/mouse/click", json!({ "x": 100, "y": 60 })).await?;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    for _ in 0..o.shots {
-        let before = screenshot(w, &sb).await?.0;
-        let t = Instant::now();
-        post(w, &sb, "/desktop/keyboard/type", json!({ "text": "x" })).await?;
-        typed.push(t.elapsed());
-        let mut n = 0u64;
-        loop {
-            n += 1;
-            if screenshot(w, &sb).await?.0 != before {
-                break;
-            }
-            ensure!(
-                t.elapsed() < Duration::from_secs(10),
-                "typing changed nothing"
-            );
-        }
-        seen.push(t.elapsed());
-        // Screenshot counts as milliseconds, so pct() gives them back.
-        tries.push(Duration::from_millis(n));
-    }
+    // Input until a screenshot differs: clicks that move the focus between two xterms, typed keys.
+    let input = input::reactions(w, &sb, &png, o.shots).await?;
     w.delete(&sb.id).await?;
 
     // Memory, 10 s after the first screenshot (and first print(1) for the baseline).
@@ -254,16 +218,21 @@ pub async fn desktop(ctx: &Ctx) -> anyhow::Result<Table> {
             png.len() as f64 / 1024.0
         ),
     ));
-    let s = seen.pct(50.0);
-    t.row(
-        Row::new("typed key → changed pixels in a screenshot p50", fmt_ms(s))
+    for (what, r) in [("click", &input.click), ("typed key", &input.key)] {
+        let s = r.seen.pct(50.0);
+        t.row(
+            Row::new(
+                format!("{what} → changed pixels in a screenshot p50"),
+                fmt_ms(s),
+            )
             .against(format!("{} (one screenshot)", fmt_ms(shot)), s, shot)
             .target("≤ 50 ms", s <= 50.0),
-    );
-    t.row(Row::new(
-        "the type call alone p50 / screenshots until the change p50",
-        format!("{} / {:.0}", fmt_ms(typed.pct(50.0)), tries.pct(50.0)),
-    ));
+        );
+        t.row(Row::new(
+            format!("the {what} call alone p50 / screenshots until the change p50"),
+            format!("{} / {:.0}", fmt_ms(r.call.pct(50.0)), r.tries.pct(50.0)),
+        ));
+    }
     for (name, dv, cv) in [("cgroup usage", d_use, c_use), ("total_rss", d_rss, c_rss)] {
         let (dm, cm) = (dv as f64 / MB, cv as f64 / MB);
         t.row(
@@ -283,9 +252,7 @@ pub async fn desktop(ctx: &Ctx) -> anyhow::Result<Table> {
          are {} ms apart so the pools refill. Screenshots: {} through the router, beside ImageMagick \
          `import -display :1 -window root png:-` timed inside the sandbox (a shell loop through \
          `/commands/run` with `date +%s%N` around each, no HTTP) and the same `import` as a whole \
-         `docker exec` from the host, its PNG read by the CLI. Typed key: an xterm ({XTERM}) focused by a \
-         click, then per round a screenshot, `POST /desktop/keyboard/type {{\"text\":\"x\"}}` and screenshots \
-         until one differs; timed from the type request's start to that screenshot's end. Memory: the \
+         `docker exec` from the host, its PNG read by the CLI. {} Memory: the \
          memory cgroup (v1) of the sandbox (`memory.usage_in_bytes`, which includes page cache, and \
          `total_rss` of `memory.stat`), {} s after its first screenshot, beside a `{}` sandbox {} s after \
          its first print(1).",
@@ -293,6 +260,7 @@ pub async fn desktop(ctx: &Ctx) -> anyhow::Result<Table> {
         o.warm_template,
         o.desktop_pace_ms,
         o.shots,
+        input::METHOD,
         SETTLE.as_secs(),
         o.cold_template,
         SETTLE.as_secs(),
