@@ -55,7 +55,7 @@ if [ "$want_rust" = 1 ]; then
   cargo nextest run --workspace --locked --profile ci || status=$?
   # A test process's Docker runtime leaves its spare network holders when it ends (the next connect of
   # the same instance removes them): remove those of the tests' instances now.
-  for instance in warren-tests warren-tests-embedded warren-bench-smoke runtime-docker-tests \
+  for instance in "${WARREN_TEST_INSTANCE:-warren-tests}" warren-tests-embedded warren-bench-smoke runtime-docker-tests \
     another-installation; do
     docker ps -aq --filter label=warren.holder --filter "label=warren.instance=$instance" \
       --filter 'name=^warren-spare-' | xargs -r docker rm -f >/dev/null

@@ -61,9 +61,28 @@ test("the agent's URL shows the sandbox's screen in a browser", async () => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   try {
     const page = await context.newPage();
-    const response = await page.goto(viewerUrl);
-    assert.equal(response.status(), 200);
-    await page.waitForSelector("canvas", { state: "attached", timeout: 20_000 });
+    // What the page said and what it could not load, for the failure message.
+    const trouble = [];
+    page.on("console", (m) => m.type() !== "log" && trouble.push(`console ${m.type()}: ${m.text()}`));
+    page.on("pageerror", (e) => trouble.push(`page error: ${e.message}`));
+    page.on("requestfailed", (r) => trouble.push(`failed: ${r.url()} ${r.failure()?.errorText}`));
+    page.on("response", (r) => r.status() >= 400 && trouble.push(`HTTP ${r.status()}: ${r.url()}`));
+    // Chromium drops requests in flight when the host's network changes (ERR_NETWORK_CHANGED), and
+    // on a Docker host every container start and stop adds or removes an interface: load again then.
+    for (let attempt = 1; ; attempt++) {
+      trouble.length = 0;
+      const response = await page.goto(viewerUrl);
+      assert.equal(response.status(), 200);
+      try {
+        await page.waitForSelector("canvas", { state: "attached", timeout: 15_000 });
+        break;
+      } catch (e) {
+        const changed = trouble.some((t) => t.includes("ERR_NETWORK_CHANGED"));
+        if (changed && attempt < 3) continue;
+        writeFileSync(join(artifacts, "viewer-no-canvas.png"), await page.screenshot());
+        throw new Error(`${e.message}\n${trouble.join("\n")}`);
+      }
+    }
     let shot;
     let share = 0;
     for (let i = 0; i < 40 && share < 0.5; i++) {

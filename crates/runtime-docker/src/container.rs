@@ -146,9 +146,14 @@ pub struct Plan<'a> {
 /// The content of the sandbox's secrets file: what its agent must know and user code must not.
 pub fn secrets(identity: &Identity<'_>) -> String {
     match identity {
-        Identity::Owner { token_key_hex, .. } => {
-            format!("{AGENT_ENV_PREFIX}TOKEN_KEY={token_key_hex}\n")
-        }
+        // The epoch is here, not in the container's environment: a revocation rewrites it.
+        Identity::Owner {
+            token_key_hex,
+            preview_epoch,
+            ..
+        } => format!(
+            "{AGENT_ENV_PREFIX}TOKEN_KEY={token_key_hex}\n{AGENT_ENV_PREFIX}PREVIEW_EPOCH={preview_epoch}\n"
+        ),
         Identity::Pool { configure_secret } => {
             format!("{AGENT_ENV_PREFIX}CONFIGURE_SECRET={configure_secret}\n")
         }
@@ -168,7 +173,6 @@ pub fn create_body(settings: &DockerSettings, plan: &Plan<'_>) -> ContainerCreat
         Identity::Owner {
             env_vars,
             viewer_base,
-            preview_epoch,
             ..
         } => {
             env.push(format!(
@@ -178,7 +182,6 @@ pub fn create_body(settings: &DockerSettings, plan: &Plan<'_>) -> ContainerCreat
             if let Some(base) = viewer_base {
                 env.push(format!("{AGENT_ENV_PREFIX}VIEWER_BASE={base}"));
             }
-            env.push(format!("{AGENT_ENV_PREFIX}PREVIEW_EPOCH={preview_epoch}"));
             env.extend(user_env(env_vars));
             false
         }
@@ -432,7 +435,10 @@ mod tests {
             viewer_base: Some("http://6080-sbx1.sandbox.localhost:8080"),
             preview_epoch: 3,
         };
-        assert_eq!(secrets(&owner), "WARREN_AGENT_TOKEN_KEY=ab\n");
+        assert_eq!(
+            secrets(&owner),
+            "WARREN_AGENT_TOKEN_KEY=ab\nWARREN_AGENT_PREVIEW_EPOCH=3\n"
+        );
         let body = create_body(&DockerSettings::default(), &plan(&f, owner));
         let hc = body.host_config.as_ref().unwrap();
         assert_eq!(hc.privileged, Some(false));
@@ -449,7 +455,7 @@ mod tests {
         assert!(env.contains(
             &"WARREN_AGENT_VIEWER_BASE=http://6080-sbx1.sandbox.localhost:8080".to_owned()
         ));
-        assert!(env.contains(&"WARREN_AGENT_PREVIEW_EPOCH=3".to_owned()));
+        assert!(!env.iter().any(|e| e.contains("PREVIEW_EPOCH")));
         assert_eq!(body.labels.unwrap()[LABEL_POOLED], "0");
         assert!(
             hc.binds

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
 use bollard::models::ContainerSummary;
-use bollard::query_parameters::ListContainersOptionsBuilder;
+use bollard::query_parameters::{ListContainersOptionsBuilder, RemoveContainerOptionsBuilder};
 use runtime::RuntimeError;
 
 /// Label on every container Warren makes.
@@ -48,6 +48,35 @@ pub fn check_sandbox_id(sandbox_id: &str) -> Result<(), RuntimeError> {
 pub fn failed(message: impl Into<String>) -> RuntimeError {
     RuntimeError::Failed(message.into().into())
 }
+
+/// Removes container `name` with force (and its anonymous volumes with `volumes`). Gone already is
+/// done; one that another process is removing right now (409 "removal ... already in progress") is
+/// waited for, so the caller never frees what the container still uses. `what` names it in errors.
+pub async fn remove_container(
+    docker: &Docker,
+    name: &str,
+    volumes: bool,
+    what: &str,
+) -> Result<(), RuntimeError> {
+    let options = RemoveContainerOptionsBuilder::new()
+        .force(true)
+        .v(volumes)
+        .build();
+    for _ in 0..REMOVAL_WAIT_ROUNDS {
+        match docker.remove_container(name, Some(options.clone())).await {
+            Ok(()) => return Ok(()),
+            Err(e) if status_of(&e) == Some(404) => return Ok(()),
+            Err(e) if status_of(&e) == Some(409) && e.to_string().contains("in progress") => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(map_err(what, e)),
+        }
+    }
+    Err(failed(format!("the removal of {name} did not end")))
+}
+
+/// 100 ms rounds [`remove_container`] waits for another process's removal of a container.
+const REMOVAL_WAIT_ROUNDS: usize = 300;
 
 /// The HTTP status of an engine error answer, if the engine answered.
 pub fn status_of(e: &BollardError) -> Option<u16> {

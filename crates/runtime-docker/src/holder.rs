@@ -16,8 +16,7 @@ use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, HostConfig, HostConfigLogConfig,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
-    RenameContainerOptions,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RenameContainerOptions,
 };
 use futures::TryStreamExt as _;
 use runtime::RuntimeError;
@@ -387,11 +386,7 @@ impl DockerRuntime {
 
 /// Force-removes the container `name`; a missing one is fine.
 pub async fn remove(docker: &Docker, name: &str) -> Result<(), RuntimeError> {
-    let options = RemoveContainerOptionsBuilder::new().force(true).build();
-    match docker.remove_container(name, Some(options)).await {
-        Err(e) if status_of(&e) != Some(404) => Err(map_err(name, e)),
-        _ => Ok(()),
-    }
+    crate::engine::remove_container(docker, name, false, name).await
 }
 
 /// The create body of a holder on `network`, owned by `owner` while it is a spare: hardened beyond

@@ -223,18 +223,8 @@ impl DockerRuntime {
     }
 
     pub(crate) async fn remove_container(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
-        let options = bollard::query_parameters::RemoveContainerOptionsBuilder::new()
-            .force(true)
-            .v(true)
-            .build();
-        match self
-            .docker
-            .remove_container(&container_name(sandbox_id), Some(options))
-            .await
-        {
-            Err(e) if status_of(&e) != Some(404) => Err(map_err(sandbox_id, e)),
-            _ => Ok(()),
-        }
+        let name = container_name(sandbox_id);
+        crate::engine::remove_container(&self.docker, &name, true, sandbox_id).await
     }
 }
 

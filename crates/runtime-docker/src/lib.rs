@@ -294,23 +294,25 @@ impl SandboxRuntime for DockerRuntime {
             .map_err(|e| map_err(sandbox_id, e))
     }
 
-    async fn replace_token_key(
+    async fn replace_credentials(
         &self,
         sandbox_id: &str,
         token_key_hex: &str,
+        preview_epoch: i64,
     ) -> Result<(), RuntimeError> {
         check_sandbox_id(sandbox_id)?;
         // A claimed pool sandbox is configured again at start; a cold-created one reads its secrets
         // file (bind-mounted by path, so the new file is the one its next start sees).
         if let Some(mut claim) = self.claims.load(sandbox_id)? {
             claim.request.token_key = token_key_hex.to_owned();
+            claim.request.preview_epoch = preview_epoch;
             return self.claims.save(&claim);
         }
         let owner = Identity::Owner {
             token_key_hex,
             env_vars: &Default::default(),
             viewer_base: None,
-            preview_epoch: 0,
+            preview_epoch,
         };
         self.secrets
             .save(sandbox_id, &container::secrets(&owner))

@@ -434,10 +434,11 @@ impl SandboxRuntime for FakeRuntime {
             .await
     }
 
-    async fn replace_token_key(
+    async fn replace_credentials(
         &self,
         sandbox_id: &str,
         token_key_hex: &str,
+        preview_epoch: i64,
     ) -> Result<(), RuntimeError> {
         let mut inner = self.lock();
         let (_, spec) = inner
@@ -445,6 +446,7 @@ impl SandboxRuntime for FakeRuntime {
             .get_mut(sandbox_id)
             .ok_or_else(|| RuntimeError::NotFound(sandbox_id.to_owned()))?;
         token_key_hex.clone_into(&mut spec.token_key_hex);
+        spec.preview_epoch = preview_epoch;
         Ok(())
     }
 

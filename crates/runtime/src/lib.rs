@@ -45,12 +45,15 @@ pub trait SandboxRuntime: Send + Sync + 'static {
     async fn resume(&self, sandbox_id: &str) -> Result<(), RuntimeError>;
     /// Stops a sandbox's processes, keeping its filesystem.
     async fn stop(&self, sandbox_id: &str) -> Result<(), RuntimeError>;
-    /// Gives a stopped sandbox a new token key (after a rotation): its agent verifies with it from its
-    /// next start on. The key must stay out of reach of the sandbox's user code.
-    async fn replace_token_key(
+    /// Stores the agent's credentials for its next start (after a key rotation or a revocation of
+    /// preview links, whether the sandbox runs or is stopped): its agent verifies with `token_key_hex`
+    /// and signs its viewer's links with `preview_epoch` from then on, so a restart never brings back a
+    /// revoked key. The key must stay out of reach of the sandbox's user code.
+    async fn replace_credentials(
         &self,
         sandbox_id: &str,
         token_key_hex: &str,
+        preview_epoch: i64,
     ) -> Result<(), RuntimeError>;
     /// Starts a stopped sandbox again; returns its (possibly new) agent address.
     async fn start(&self, sandbox_id: &str) -> Result<RuntimeSandbox, RuntimeError>;

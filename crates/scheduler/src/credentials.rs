@@ -110,22 +110,38 @@ pub async fn revoke_preview_links(
     org_id: i64,
     id: &str,
 ) -> Result<(), ApiError> {
-    let (status, epoch) = db::credentials::bump_preview_epoch(&state.pool, org_id, sandbox_id(id)?)
+    // Committed at once: the routers refuse the old links from here on.
+    let (status, _) = db::credentials::bump_preview_epoch(&state.pool, org_id, sandbox_id(id)?)
         .await?
         .ok_or(ApiError::SandboxNotFound)?;
     state.routes.changed(id, SandboxStatus::stored(&status));
-    // A running agent signs its desktop viewer's links with the epoch: push the new one (with its
-    // current key, which stays). The links are revoked either way; a failed push only leaves the
-    // viewer links it hands out refused until it hears the epoch again.
-    if SandboxStatus::stored(&status) == SandboxStatus::Running
-        && let Some(row) = db::credentials::get(&state.pool, org_id, sandbox_id(id)?).await?
-    {
-        let key = TokenKey::from_bytes(&row.token_key).map_err(ApiError::internal)?;
+    // The agent signs its desktop viewer's links with the epoch: a running one hears the new epoch
+    // (with its current key, which stays), and what its next start reads gets it too. Under the row
+    // lock, so a rotation at the same time cannot interleave a stale key or epoch. The links are
+    // revoked either way; a failure here only leaves the viewer links the agent hands out refused.
+    let mut tx = state.pool.begin().await?;
+    let Some(row) = db::credentials::lock(&mut tx, org_id, sandbox_id(id)?).await? else {
+        return Ok(());
+    };
+    let key = TokenKey::from_bytes(&row.token_key).map_err(ApiError::internal)?;
+    let epoch = row.preview_epoch;
+    let status = SandboxStatus::stored(&row.status);
+    if status == SandboxStatus::Running {
         let pushed = push_key(id, row.agent_addr.as_deref(), &key, &key, None, Some(epoch)).await;
         if let Err(e) = pushed {
             tracing::warn!(sandbox.id = %id, error = %e, "the new preview epoch did not reach the agent");
         }
     }
+    if let Some(runtime) = state.runtime.as_ref()
+        && matches!(
+            status,
+            SandboxStatus::Running | SandboxStatus::Paused | SandboxStatus::Stopped
+        )
+        && let Err(e) = runtime.replace_credentials(id, &key.to_hex(), epoch).await
+    {
+        tracing::warn!(sandbox.id = %id, error = %e, "the new preview epoch was not stored for the next start");
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -153,13 +169,21 @@ pub async fn rotate(
     let new = TokenKey::generate();
     let until = (grace > 0).then(|| seconds_from_now(grace));
     match SandboxStatus::stored(&row.status) {
+        // Its agent takes the key now (running) and from what its next start reads (both): a restart
+        // must never bring back the old key.
         SandboxStatus::Running => {
+            let runtime = state.runtime.as_ref().ok_or(ApiError::RuntimeUnavailable)?;
             let epoch = Some(row.preview_epoch);
             push_key(id, row.agent_addr.as_deref(), &current, &new, until, epoch).await?;
+            runtime
+                .replace_credentials(id, &new.to_hex(), row.preview_epoch)
+                .await?;
         }
         SandboxStatus::Stopped => {
             let runtime = state.runtime.as_ref().ok_or(ApiError::RuntimeUnavailable)?;
-            runtime.replace_token_key(id, &new.to_hex()).await?;
+            runtime
+                .replace_credentials(id, &new.to_hex(), row.preview_epoch)
+                .await?;
         }
         other => {
             return Err(ApiError::InvalidTransition(format!(

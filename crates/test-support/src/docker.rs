@@ -8,12 +8,16 @@ use runtime_docker::DockerSettings;
 
 /// `[docker]` for tests: the default engine, networks and sandbox disk, the static agent, a state
 /// directory under the temporary directory, and an `instance` of their own, so that a Warren running
-/// on the same engine and the tests never reconcile away each other's containers.
+/// on the same engine and the tests never reconcile away each other's containers. Two checkouts
+/// testing on one engine at once set `WARREN_TEST_INSTANCE` apart (default `warren-tests`).
 pub fn docker_settings() -> DockerSettings {
+    let instance =
+        std::env::var("WARREN_TEST_INSTANCE").unwrap_or_else(|_| "warren-tests".to_owned());
+    let state_dir = std::env::temp_dir().join(format!("{instance}-state"));
     DockerSettings {
-        instance: "warren-tests".into(),
+        instance,
         agent_binary: static_agent().to_owned(),
-        state_dir: std::env::temp_dir().join("warren-control-plane-tests"),
+        state_dir,
         ..DockerSettings::default()
     }
 }

@@ -107,14 +107,15 @@ impl SandboxRuntime for LazyDocker {
         self.engine().await?.stop(sandbox_id).await
     }
 
-    async fn replace_token_key(
+    async fn replace_credentials(
         &self,
         sandbox_id: &str,
         token_key_hex: &str,
+        preview_epoch: i64,
     ) -> Result<(), RuntimeError> {
         self.engine()
             .await?
-            .replace_token_key(sandbox_id, token_key_hex)
+            .replace_credentials(sandbox_id, token_key_hex, preview_epoch)
             .await
     }
 

@@ -166,6 +166,8 @@ async fn preview_links_open_only_their_ports_and_never_reach_the_app() {
         .await;
     let (status, body) = status_json(revoked).await;
     assert_eq!((status, &body["revoked"]), (200, &json!(true)), "{body}");
+    // The agent's next start signs its viewer's links with the new epoch too.
+    assert_eq!(r.app.runtime.spec_of(&sb.id).unwrap().preview_epoch, 1);
     for t in [token.as_str(), any_token] {
         let after = r
             .to_host(Method::GET, &host, "/echo")
@@ -314,6 +316,9 @@ async fn revocation_refuses_old_tokens_and_links_at_once() {
     }
     assert_eq!(r.agent_host(&sb, fresh).await, 200);
     assert_eq!(r.agent_direct(&sb, fresh).await, 200);
+    // What its next start reads holds the new key: a restart never brings back the revoked one.
+    let now = chrono::Utc::now().timestamp();
+    assert!(r.key(&sb).verify(fresh, &sb.id, now).is_ok());
     let old_link = r
         .to_host(Method::GET, &host, "/echo")
         .bearer_auth(&link)

@@ -34,7 +34,6 @@ fn artifacts() -> PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 14 open: 4 Python SDK cases (OCR of a window region, find_element/get_bounds, press Return, drag moves a window) and 2 TypeScript/browser cases still fail on this machine; run with --run-ignored to see them"]
 async fn desktop_sandboxes_with_the_official_sdks_and_a_browser() {
     let (db, pool, key) = db_with_key().await;
     let engine = engine().await;

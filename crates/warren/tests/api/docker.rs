@@ -300,8 +300,9 @@ async fn act(client: &reqwest::Client, base: &str, key: &str, id: &str, action: 
     assert_eq!(r.status(), 200, "{action}");
 }
 
-/// A running container's agent takes the new key by the key push; a stopped one reads it at its next
-/// start: from its secrets file (cold create) or from its replayed claim (warm pool).
+/// A running container's agent takes the new key by the key push, and keeps it across a restart; a
+/// stopped one reads it at its next start: from its secrets file (cold create) or from its replayed
+/// claim (warm pool).
 #[tokio::test]
 async fn rotated_keys_reach_running_and_stopped_containers() {
     let (db, pool, key) = db_with_key().await;
@@ -318,6 +319,19 @@ async fn rotated_keys_reach_running_and_stopped_containers() {
         let pushed = revoke(&client, &server.base, &key, id).await;
         assert_eq!(agent_status(&pool, id, first).await, 401, "{id}: revoked");
         assert_eq!(agent_status(&pool, id, &pushed).await, 200, "{id}: pushed");
+        // A restart reads the pushed key, never the revoked one again.
+        act(&client, &server.base, &key, id, "stop").await;
+        act(&client, &server.base, &key, id, "start").await;
+        assert_eq!(
+            agent_status(&pool, id, &pushed).await,
+            200,
+            "{id}: pushed, restarted"
+        );
+        assert_eq!(
+            agent_status(&pool, id, first).await,
+            401,
+            "{id}: revoked, restarted"
+        );
 
         act(&client, &server.base, &key, id, "stop").await;
         let stored = revoke(&client, &server.base, &key, id).await;
