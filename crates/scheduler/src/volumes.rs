@@ -1,5 +1,5 @@
-//! `/v1/volumes`: create (the size reserved against the organization's quota in the transaction that
-//! writes the `creating` row, then the runtime makes it), list, get and delete (refused while a live
+//! `/v1/volumes`: create (the size reserved against the organization's quota and the host's disk
+//! capacity in the transaction that writes the `creating` row, then the runtime makes it), list, get and delete (refused while a live
 //! sandbox mounts it); and the reconciler's pass over volumes.
 
 use std::collections::{HashMap, HashSet};
@@ -10,6 +10,7 @@ use db::volumes::VolumeRow;
 use tokio::time::Instant;
 
 use crate::Scheduler;
+use crate::capacity::Ask;
 use crate::create::{by_deadline, create_timeout};
 use crate::names;
 
@@ -45,6 +46,14 @@ pub async fn create(
             quota_mb,
         });
     }
+    // Volumes take the sandbox disk too: admitted against `capacity.disk_mb` like sandboxes.
+    let ask = Ask {
+        org_id: Some(org_id),
+        vcpu: 0,
+        memory_mb: 0,
+        disk_mb: size_mb,
+    };
+    state.capacity.admit(&mut tx, ask).await?;
     match db::volumes::insert_creating(&mut tx, &id, org_id, &req.name, size_mb).await {
         Err(e) if db::volumes::is_name_taken(&e) => {
             return Err(ApiError::VolumeNameTaken(req.name.clone()));

@@ -174,6 +174,7 @@ async fn volume_quota_names_and_mount_paths_are_clear_errors() {
     let quota = [
         ("WARREN_VOLUMES__ORG_QUOTA_MB", "100"),
         ("WARREN_VOLUMES__MAX_SIZE_MB", "80"),
+        ("WARREN_CAPACITY__DISK_MB", "90"),
     ];
     let server = serve(&db, &quota).await;
     let api = Api::new(&server.base, &key);
