@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod capacity;
 pub mod create;
+mod create_request;
 pub mod credentials;
 pub mod idempotent;
 pub mod leader;
