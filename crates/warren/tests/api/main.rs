@@ -38,5 +38,6 @@ mod stack;
 mod template_build;
 mod template_jobs;
 mod templates;
+mod volume_reconcile;
 mod volume_support;
 mod volumes;

@@ -8,8 +8,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::docker::{clean_up, db_with_key};
-use crate::volume_support::{Api, engine, other_org, serve};
+use crate::docker::db_with_key;
+use crate::volume_support::{Api, engine, finish, other_org, serve};
 
 /// Sends `n` creates of `body` at once (with `key` as `Idempotency-Key`); their answers.
 async fn race(api: &Api, n: usize, body: Value, key: Option<&str>) -> Vec<(u16, Value)> {
@@ -89,8 +89,7 @@ async fn create_by_name_answers_the_live_sandbox_of_that_name_even_when_racing()
         (400, &"INVALID_REQUEST".into()),
         "{bad}"
     );
-    drop(server);
-    clean_up(&pool, &engine).await;
+    finish(server, &pool, &engine).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,6 +149,5 @@ async fn idempotency_key_replays_the_first_create_and_refuses_another_body() {
         .await
         .unwrap();
     assert_eq!(made, 3, "key-1, key-2 and key-1 after it expired");
-    drop(server);
-    clean_up(&pool, &engine).await;
+    finish(server, &pool, &engine).await;
 }

@@ -4,13 +4,14 @@
 
 use std::net::SocketAddr;
 
+use runtime::SandboxRuntime as _;
 use runtime_docker::DockerRuntime;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use test_support::TestDatabase;
 use test_support::docker::docker_settings;
 
-use crate::docker::serve_docker;
+use crate::docker::{clean_up, serve_docker};
 use crate::replicas::Replica;
 
 /// The Docker instance of these tests.
@@ -32,6 +33,15 @@ pub async fn engine() -> DockerRuntime {
     DockerRuntime::connect(&settings)
         .await
         .expect("connect to the Docker engine")
+}
+
+/// Stops `server`, then removes what this database's rows still hold on the engine and the
+/// network holders that `server` and `engine` kept spare.
+pub async fn finish(server: Replica, pool: &PgPool, engine: &DockerRuntime) {
+    drop(server);
+    clean_up(pool, engine).await;
+    engine.sweep().await.unwrap();
+    engine.shutdown().await;
 }
 
 /// A second organization, `other`; its API key.

@@ -2,16 +2,15 @@
 //! one sandbox is read in a second that mounts the volume at the same time and in a third after
 //! both are gone; a read-only mount refuses writes; a write past the volume's size fails; another
 //! organization sees 404 and cannot mount it; a delete while mounted is 409; the quota and bad
-//! mount paths are clear errors; and a create that died mid-way leaves no directory behind once the
-//! reconciler has run.
+//! mount paths are clear errors (crashes: `volume_reconcile.rs`).
 //!
 //! In the `docker-engine` test group (`.config/nextest.toml`).
 
 use runtime::SandboxRuntime as _;
 use serde_json::{Value, json};
 
-use crate::docker::{clean_up, db_with_key, eventually};
-use crate::volume_support::{Api, Sandbox, engine, other_org, serve};
+use crate::docker::db_with_key;
+use crate::volume_support::{Api, Sandbox, engine, finish, other_org, serve};
 
 /// A `base` sandbox mounting `volumes`; its create answer.
 async fn create_with(api: &Api, volumes: Value) -> (u16, Value) {
@@ -163,8 +162,7 @@ async fn volume_data_is_shared_read_only_where_asked_bounded_and_private_to_its_
     );
     assert_eq!(api.get("/v1/volumes/shared").await.0, 404);
     assert!(!engine.list_volumes().await.unwrap().contains(&volume_id));
-    drop(server);
-    clean_up(&pool, &engine).await;
+    finish(server, &pool, &engine).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,43 +260,5 @@ async fn volume_quota_names_and_mount_paths_are_clear_errors() {
         .unwrap();
     assert_eq!(live, 0, "no refused create left a row");
     assert_eq!(api.delete("/v1/volumes/a").await.0, 200);
-    drop(server);
-    clean_up(&pool, &engine).await;
-}
-
-/// A create that died between its row and the runtime (a row left `creating`), and a directory
-/// whose row is gone (a delete that died before the runtime): the reconciler removes both at start.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_reconciler_removes_orphan_and_abandoned_volumes_at_start() {
-    let (db, pool, _key) = db_with_key().await;
-    let engine = engine().await;
-    let (orphan, abandoned) = (db::ids::new_volume_id(), db::ids::new_volume_id());
-    for id in [&orphan, &abandoned] {
-        engine.create_volume(id, 8).await.unwrap();
-    }
-    sqlx::query(
-        "INSERT INTO volumes (id, organization_id, name, size_mb, status, created_at)
-         SELECT $1, id, 'half-made', 8, 'creating', now() - interval '1 hour' FROM organizations",
-    )
-    .bind(&abandoned)
-    .execute(&pool)
-    .await
-    .unwrap();
-    let server = serve(&db, &[("WARREN_RECONCILE__INTERVAL_SECONDS", "1")]).await;
-    eventually("the reconciler removes both", || async {
-        let held = engine.list_volumes().await.unwrap();
-        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM volumes")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        let left = held
-            .iter()
-            .filter(|v| **v == orphan || **v == abandoned)
-            .count();
-        (left == 0 && rows == 0)
-            .then_some(())
-            .ok_or_else(|| format!("{left} directories and {rows} rows left"))
-    })
-    .await;
-    drop(server);
+    finish(server, &pool, &engine).await;
 }
