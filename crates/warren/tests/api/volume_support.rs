@@ -120,16 +120,14 @@ impl Sandbox {
     /// The sandbox of a create's answer (`created`).
     pub async fn of(pool: &PgPool, created: &Value) -> Self {
         let id = created["id"].as_str().expect("an id").to_owned();
-        let agent =
-            sqlx::query_scalar::<_, String>("SELECT agent_addr FROM sandboxes WHERE id = $1")
-                .bind(&id)
-                .fetch_one(pool)
-                .await
-                .unwrap()
-                .parse()
-                .unwrap();
+        let agent = agent_addr(pool, &id).await;
         let token = created["auth_token"].as_str().unwrap().to_owned();
         Self { id, agent, token }
+    }
+
+    /// Reads its agent's address again (after a start).
+    pub async fn refresh(&mut self, pool: &PgPool) {
+        self.agent = agent_addr(pool, &self.id).await;
     }
 
     /// Runs `script` with bash as the sandbox user; the agent's answer (`stdout`, `stderr`,
@@ -146,4 +144,14 @@ impl Sandbox {
             .await
             .unwrap()
     }
+}
+
+async fn agent_addr(pool: &PgPool, id: &str) -> SocketAddr {
+    sqlx::query_scalar::<_, String>("SELECT agent_addr FROM sandboxes WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .parse()
+        .unwrap()
 }

@@ -46,7 +46,7 @@ async fn volume_data_is_shared_read_only_where_asked_bounded_and_private_to_its_
     let ro = json!([{"name": volume_id, "mount_path": "/mnt/ro", "read_only": true}]);
     let (status, b) = create_with(&api, ro).await;
     assert_eq!(status, 201, "{b}");
-    let (a, b) = (Sandbox::of(&pool, &a).await, Sandbox::of(&pool, &b).await);
+    let (mut a, b) = (Sandbox::of(&pool, &a).await, Sandbox::of(&pool, &b).await);
 
     let wrote = a
         .bash("echo hello > /data/hello.txt && id -u && stat -c %u /data")
@@ -73,6 +73,14 @@ async fn volume_data_is_shared_read_only_where_asked_bounded_and_private_to_its_
         "{filled}"
     );
     a.bash("rm -f /data/big").await;
+    // Stopped and started again, the sandbox mounts it again.
+    for action in ["stop", "start"] {
+        let path = format!("/v1/sandboxes/{}/{action}", a.id);
+        let (status, body) = api.post(&path, json!({})).await;
+        assert_eq!(status, 200, "{action}: {body}");
+    }
+    a.refresh(&pool).await;
+    assert_eq!(a.bash("cat /data/hello.txt").await["stdout"], "hello\n");
 
     let (status, shown) = api.get("/v1/volumes/shared").await;
     assert_eq!(status, 200);
