@@ -56,6 +56,23 @@ pub enum ApiError {
     UploadNotFound,
     #[error("sandbox limit reached")]
     SandboxLimit { limit: i64, current: i64 },
+    #[error("Volume not found")]
+    VolumeNotFound,
+    #[error("volume name {0:?} is taken")]
+    VolumeNameTaken(String),
+    /// Live sandboxes mount the volume (their ids).
+    #[error("volume is mounted by {} live sandboxes", .0.len())]
+    VolumeInUse(Vec<String>),
+    /// The organization's volumes would hold more than `volumes.org_quota_mb`.
+    #[error("volume quota exceeded")]
+    VolumeQuotaExceeded {
+        requested_mb: i64,
+        used_mb: i64,
+        quota_mb: i64,
+    },
+    /// An `Idempotency-Key` already used for a create with another body.
+    #[error("idempotency key reused with another request")]
+    IdempotencyKeyReused,
     #[error("rate limit exceeded")]
     RateLimited { retry_after_seconds: u64 },
     #[error("no sandbox runtime is configured")]
@@ -193,6 +210,42 @@ impl ApiError {
                 "RESOURCE_LIMIT_ERROR",
                 format!("Sandbox limit reached: this organization may hold {limit} sandboxes"),
             ),
+            VolumeNotFound => (
+                StatusCode::NOT_FOUND,
+                "VOLUME_NOT_FOUND",
+                "Volume not found".into(),
+            ),
+            VolumeNameTaken(name) => (
+                StatusCode::CONFLICT,
+                "VOLUME_EXISTS",
+                format!("A volume named {name:?} already exists"),
+            ),
+            VolumeInUse(ids) => (
+                StatusCode::CONFLICT,
+                "VOLUME_IN_USE",
+                format!(
+                    "The volume is mounted by {} live sandbox(es); delete them first",
+                    ids.len()
+                ),
+            ),
+            VolumeQuotaExceeded {
+                requested_mb,
+                used_mb,
+                quota_mb,
+            } => (
+                StatusCode::FORBIDDEN,
+                "VOLUME_QUOTA_EXCEEDED",
+                format!(
+                    "Volume quota exceeded: this organization may hold {quota_mb} MiB of volumes, \
+                     holds {used_mb} and the volume needs {requested_mb} (volumes.org_quota_mb)"
+                ),
+            ),
+            IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "IDEMPOTENCY_KEY_REUSED",
+                "This Idempotency-Key was used for a create with another body; use a new key"
+                    .into(),
+            ),
             RateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "RATE_LIMIT_EXCEEDED",
@@ -283,6 +336,17 @@ impl ApiError {
                 "requested": requested,
                 "in_use": in_use,
                 "limit": limit,
+            }),
+            ApiError::VolumeInUse(ids) => json!({ "sandbox_ids": ids }),
+            ApiError::VolumeQuotaExceeded {
+                requested_mb,
+                used_mb,
+                quota_mb,
+            } => json!({
+                "requested_mb": requested_mb,
+                "used_mb": used_mb,
+                "quota_mb": quota_mb,
+                "available_mb": (quota_mb - used_mb).max(0),
             }),
             ApiError::RateLimited {
                 retry_after_seconds,

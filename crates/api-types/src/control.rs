@@ -32,6 +32,8 @@ pub struct SandboxResources {
 pub struct Sandbox {
     pub object: String,
     pub id: String,
+    /// Warren extension: the name given at create, if any.
+    pub name: Option<String>,
     pub status: String,
     pub public_host: String,
     pub direct_url: String,
@@ -70,6 +72,14 @@ pub struct CreateSandbox {
     /// Warren extension: port previews (`{port}-{id}.{domain}`) need the sandbox token.
     #[serde(default)]
     pub private_previews: Option<bool>,
+    /// Warren extension: a name unique among the organization's live sandboxes (1–63 of
+    /// `[A-Za-z0-9._-]`, starting with a letter or digit). A create naming a live sandbox answers
+    /// that sandbox (200) instead of making a second one.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Warren extension: volumes to mount (`/v1/volumes`).
+    #[serde(default)]
+    pub volumes: Option<Vec<crate::volumes::VolumeMountRequest>>,
 }
 
 /// `POST /v1/sandboxes` response: the sandbox object plus its first agent token.

@@ -3,6 +3,7 @@
 //! * [`control`]: the control-plane (lifecycle) API, `/v1/sandboxes`, `/v1/templates`.
 //! * [`agent`]: the data-plane API served by `warren-agent` on port 7777, WebSocket frames included.
 //! * [`error`]: the two error envelopes (§1.6): an object `error` on the control plane, a string on the agent.
+//! * [`volumes`]: Warren's volumes, `/v1/volumes`.
 //! * [`timestamp`]: second-precision `Z` timestamps, the only form the SDKs parse everywhere.
 //!
 //! Serde only: no web framework, database or runtime types belong here.
@@ -11,3 +12,4 @@ pub mod agent;
 pub mod control;
 pub mod error;
 pub mod timestamp;
+pub mod volumes;

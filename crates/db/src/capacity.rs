@@ -1,5 +1,6 @@
 //! What sandboxes hold, for admission control: creating, running and paused sandboxes plus the warm
-//! pool hold vCPU and memory; those and stopped sandboxes (their disk is kept) hold disk.
+//! pool hold vCPU and memory; those and stopped sandboxes (their disk is kept) hold disk, and so do
+//! volumes (their size).
 
 use lifecycle::SandboxStatus;
 use sqlx::PgConnection;
@@ -45,7 +46,9 @@ pub async fn sum(conn: &mut PgConnection, org_id: Option<i64>) -> Result<Held, s
                  FROM sandboxes WHERE status = ANY($3)
                  UNION ALL
                  SELECT p.vcpu, p.memory_mb, t.disk_gb * 1024, NULL, true
-                 FROM pool_sandboxes p JOIN templates t ON t.id = p.template_id) AS held"#,
+                 FROM pool_sandboxes p JOIN templates t ON t.id = p.template_id
+                 UNION ALL
+                 SELECT 0, 0, size_mb, organization_id, false FROM volumes) AS held"#,
         org_id,
         &SandboxStatus::names_where(SandboxStatus::is_active),
         &SandboxStatus::names_where(SandboxStatus::is_live),

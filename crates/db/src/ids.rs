@@ -1,5 +1,6 @@
 //! Sandbox ids: 12 characters of `[a-z0-9]` starting with a letter, so they are DNS labels and never
-//! look like the `{port}-{id}` prefix the router parses.
+//! look like the `{port}-{id}` prefix the router parses. Volume ids are `vol_` and one of those: no
+//! volume name has a `_`, so a name never reads as an id.
 
 use rand::Rng;
 
@@ -17,6 +18,14 @@ pub fn new_sandbox_id() -> String {
     }
     id
 }
+
+/// A fresh random volume id, `vol_` and a sandbox-id-like label.
+pub fn new_volume_id() -> String {
+    format!("{VOLUME_PREFIX}{}", new_sandbox_id())
+}
+
+/// What every volume id starts with.
+pub const VOLUME_PREFIX: &str = "vol_";
 
 /// Whether `s` could be a sandbox id; anything else is answered 404 without a lookup.
 pub fn is_sandbox_id(s: &str) -> bool {
@@ -38,6 +47,15 @@ mod tests {
             assert!(!id.as_bytes()[0].is_ascii_digit());
             assert!(!id.contains('-'));
         }
+    }
+
+    #[test]
+    fn volume_ids_are_prefixed_labels() {
+        let id = new_volume_id();
+        assert!(
+            is_sandbox_id(id.strip_prefix(VOLUME_PREFIX).unwrap()),
+            "{id}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod capacity;
 pub mod credentials;
 pub mod cursor;
+pub mod idempotency;
 pub mod ids;
 pub mod metrics;
 pub mod notify;
@@ -21,6 +22,7 @@ pub mod template_build_logs;
 pub mod template_builds;
 pub mod template_uploads;
 pub mod templates;
+pub mod volumes;
 
 use std::time::Duration;
 

@@ -11,6 +11,8 @@ use crate::cursor::Cursor;
 #[derive(Clone)]
 pub struct SandboxRow {
     pub id: String,
+    /// The client-chosen name, unique among the organization's live sandboxes.
+    pub name: Option<String>,
     pub organization_id: i64,
     pub template_id: Option<i64>,
     pub template_name: String,
@@ -49,6 +51,7 @@ pub struct NewSandbox<'a> {
     pub token_key: &'a [u8],
     /// Port previews need the sandbox token (see `docs/router.md`).
     pub private_previews: bool,
+    pub name: Option<&'a str>,
 }
 
 pub async fn insert_creating(
@@ -57,12 +60,12 @@ pub async fn insert_creating(
 ) -> Result<SandboxRow, sqlx::Error> {
     sqlx::query_as!(
         SandboxRow,
-        "INSERT INTO sandboxes (id, organization_id, template_id, template_name, status, region,
+        "INSERT INTO sandboxes (id, name, organization_id, template_id, template_name, status, region,
              vcpu, memory_mb, disk_mb, internet_access, timeout_seconds, token_key, expires_at,
              private_previews)
-         VALUES ($1, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11,
+         VALUES ($1, $13, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11,
                  now() + $10::bigint * interval '1 second', $12)
-         RETURNING id, organization_id, template_id, template_name, status, region, vcpu,
+         RETURNING id, name, organization_id, template_id, template_name, status, region, vcpu,
                    memory_mb, disk_mb, internet_access, timeout_seconds, token_key, created_at,
                    started_at, expires_at",
         s.id,
@@ -77,6 +80,7 @@ pub async fn insert_creating(
         s.timeout_seconds,
         s.token_key,
         s.private_previews,
+        s.name,
     )
     .fetch_one(conn)
     .await
@@ -102,7 +106,7 @@ pub async fn get(
 ) -> Result<Option<SandboxRow>, sqlx::Error> {
     sqlx::query_as!(
         SandboxRow,
-        "SELECT id, organization_id, template_id, template_name, status, region, vcpu, memory_mb,
+        "SELECT id, name, organization_id, template_id, template_name, status, region, vcpu, memory_mb,
                 disk_mb, internet_access, timeout_seconds, token_key, created_at, started_at,
                 expires_at
          FROM sandboxes
@@ -112,6 +116,32 @@ pub async fn get(
     )
     .fetch_optional(db)
     .await
+}
+
+/// The organization's live sandbox ([`SandboxStatus::is_live`]) named `name`.
+pub async fn find_live_by_name(
+    db: impl PgExecutor<'_>,
+    org_id: i64,
+    name: &str,
+) -> Result<Option<SandboxRow>, sqlx::Error> {
+    sqlx::query_as!(
+        SandboxRow,
+        "SELECT id, name, organization_id, template_id, template_name, status, region, vcpu,
+                memory_mb, disk_mb, internet_access, timeout_seconds, token_key, created_at,
+                started_at, expires_at
+         FROM sandboxes
+         WHERE organization_id = $1 AND name = $2 AND status = ANY($3)",
+        org_id,
+        name,
+        &SandboxStatus::names_where(SandboxStatus::is_live),
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Whether `e` is the unique violation of a second live sandbox with one name.
+pub fn is_name_taken(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.constraint() == Some("sandboxes_org_live_name"))
 }
 
 /// What the router needs to route a sandbox's hosts.
@@ -157,7 +187,7 @@ pub async fn list(
     let states = f.states.map(SandboxStatus::names);
     sqlx::query_as!(
         SandboxRow,
-        "SELECT id, organization_id, template_id, template_name, status, region, vcpu, memory_mb,
+        "SELECT id, name, organization_id, template_id, template_name, status, region, vcpu, memory_mb,
                 disk_mb, internet_access, timeout_seconds, token_key, created_at, started_at,
                 expires_at
          FROM sandboxes
@@ -193,7 +223,7 @@ pub async fn transition(
              agent_addr = COALESCE($4, agent_addr),
              started_at = CASE WHEN $4::text IS NULL THEN started_at ELSE now() END
          WHERE id = $1 AND status = $2
-         RETURNING id, organization_id, template_id, template_name, status, region, vcpu,
+         RETURNING id, name, organization_id, template_id, template_name, status, region, vcpu,
                    memory_mb, disk_mb, internet_access, timeout_seconds, token_key, created_at,
                    started_at, expires_at",
         id,
@@ -248,7 +278,7 @@ pub async fn set_timeout(
         SandboxRow,
         "UPDATE sandboxes SET timeout_seconds = $3, expires_at = now() + $3::bigint * interval '1 second'
          WHERE id = $1 AND organization_id = $2 AND status <> 'deleted'
-         RETURNING id, organization_id, template_id, template_name, status, region, vcpu,
+         RETURNING id, name, organization_id, template_id, template_name, status, region, vcpu,
                    memory_mb, disk_mb, internet_access, timeout_seconds, token_key, created_at,
                    started_at, expires_at",
         id,

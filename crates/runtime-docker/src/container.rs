@@ -39,7 +39,7 @@ pub const AGENT_PORT: u16 = 7777;
 /// user code runs as).
 const AGENT_ENV_PREFIX: &str = "WARREN_AGENT_";
 /// uid:gid of user code when the image names no unprivileged numeric user.
-const DEFAULT_USER: (u32, u32) = (1000, 1000);
+pub(crate) const DEFAULT_USER: (u32, u32) = (1000, 1000);
 /// What the agent keeps of the capabilities: switching to the sandbox user, signalling and owning
 /// its processes and files, and emptying user code's bounding set (`SETPCAP`). Everything else is
 /// dropped.
@@ -126,6 +126,8 @@ pub struct Request<'a> {
     pub identity: Identity<'a>,
     /// The Docker network it joins.
     pub network: &'a str,
+    /// The volumes it mounts.
+    pub volumes: &'a [runtime::VolumeMount],
 }
 
 /// Everything one sandbox container is made from.
@@ -141,6 +143,8 @@ pub struct Plan<'a> {
     pub holder: &'a str,
     /// The limits of its user processes.
     pub user_limits: &'a UserLimits,
+    /// The bind mounts of its volumes ([`crate::volumes::Volumes::mounts`]).
+    pub volumes: &'a [Mount],
 }
 
 /// The content of the sandbox's secrets file: what its agent must know and user code must not.
@@ -265,6 +269,7 @@ fn host_config(settings: &DockerSettings, plan: &Plan<'_>) -> HostConfig {
     let (mut binds, mut mounts) = agent_mounts(settings);
     binds.push(format!("{}:{SECRETS_PATH}:ro", plan.secrets.display()));
     mounts.extend(plan.disk.map(disk_mounts).unwrap_or_default());
+    mounts.extend_from_slice(plan.volumes);
     let mut cgroup_parent = None;
     if let UserLimits::Cgroups { parent, dirs } = plan.user_limits {
         cgroup_parent = Some(parent.clone());
@@ -391,6 +396,7 @@ mod tests {
             },
             identity,
             network: "net",
+            volumes: &[],
         };
         Plan {
             request,
@@ -399,6 +405,26 @@ mod tests {
             secrets: Path::new("/state/secrets/sbx1"),
             holder: "warren-net-0123",
             user_limits: &UserLimits::Shared,
+            volumes: &[],
+        }
+    }
+
+    /// The scheduler refuses volume mount paths by `runtime`'s lists: they must name what this
+    /// backend mounts itself.
+    #[test]
+    fn volume_paths_refused_cover_every_mount_of_the_backend() {
+        let own = [
+            AGENT_PATH,
+            SECRETS_PATH,
+            AGENT_TMP,
+            crate::cgroup::MOUNT_DIR,
+        ];
+        for path in own {
+            assert!(runtime::mount_path_refusal(path).is_some(), "{path}");
+        }
+        let disk = [SandboxDisk::WORKSPACE, SandboxDisk::HOME];
+        for path in disk.iter().chain(&SandboxDisk::SCRATCH) {
+            assert!(runtime::SANDBOX_MOUNTS.contains(path), "{path}");
         }
     }
 

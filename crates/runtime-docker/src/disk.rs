@@ -107,13 +107,26 @@ impl DiskPool {
         owner: (u32, u32),
     ) -> Result<SandboxDisk, RuntimeError> {
         let dir = self.dir(sandbox_id);
-        self.remove(sandbox_id).await?;
-        btrfs(&["subvolume", "create"], &[&dir]).await?;
-        let limit = format!("{disk_mb}M");
+        self.create_subvolume(&dir, disk_mb, move |d| make_dirs(d, owner))
+            .await?;
+        Ok(SandboxDisk { dir })
+    }
+
+    /// Makes the subvolume `dir` (under this pool's root), limited to `limit_mb`, and runs
+    /// `prepare` on it. A leftover subvolume at `dir` is replaced; a failure leaves none.
+    pub async fn create_subvolume(
+        &self,
+        dir: &Path,
+        limit_mb: u32,
+        prepare: impl FnOnce(&Path) -> std::io::Result<()> + Send + 'static,
+    ) -> Result<(), RuntimeError> {
+        self.remove_subvolume(dir).await?;
+        btrfs(&["subvolume", "create"], &[dir]).await?;
+        let limit = format!("{limit_mb}M");
         let made = async {
-            btrfs(&["qgroup", "limit", &limit], &[&dir]).await?;
-            let d = dir.clone();
-            tokio::task::spawn_blocking(move || make_dirs(&d, owner))
+            btrfs(&["qgroup", "limit", &limit], &[dir]).await?;
+            let d = dir.to_owned();
+            tokio::task::spawn_blocking(move || prepare(&d))
                 .await
                 .map_err(|e| failed(format!("directory setup panicked: {e}")))?
                 .map_err(|e| failed(format!("cannot prepare {}: {e}", dir.display())))
@@ -121,27 +134,36 @@ impl DiskPool {
         .await;
         if let Err(e) = made {
             // Best effort: the error that matters is the first one.
-            let _ = self.remove(sandbox_id).await;
+            let _ = self.remove_subvolume(dir).await;
             return Err(e);
         }
-        Ok(SandboxDisk { dir })
+        Ok(())
     }
 
     /// Deletes the subvolume of `sandbox_id` and its qgroup. Nothing there is not an error.
     pub async fn remove(&self, sandbox_id: &str) -> Result<(), RuntimeError> {
-        let dir = self.dir(sandbox_id);
+        self.remove_subvolume(&self.dir(sandbox_id)).await
+    }
+
+    /// Deletes the subvolume `dir` and its qgroup. Nothing there is not an error.
+    pub async fn remove_subvolume(&self, dir: &Path) -> Result<(), RuntimeError> {
         if !dir.exists() {
             return Ok(());
         }
-        let rootid = btrfs(&["inspect-internal", "rootid"], &[&dir]).await?;
-        btrfs(&["subvolume", "delete", "--commit-after"], &[&dir]).await?;
+        let rootid = btrfs(&["inspect-internal", "rootid"], &[dir]).await?;
+        btrfs(&["subvolume", "delete", "--commit-after"], &[dir]).await?;
         // The qgroup goes with the committed delete; a stale one is harmless and cleared later by
         // `btrfs qgroup clear-stale`, so its failure is only logged.
         let qgroup = format!("0/{}", rootid.trim());
         if let Err(e) = btrfs(&["qgroup", "destroy", &qgroup], &[&self.root]).await {
-            tracing::warn!(sandbox.id = sandbox_id, error = %e, "qgroup not destroyed");
+            tracing::warn!(dir = %dir.display(), error = %e, "qgroup not destroyed");
         }
         self.keep_limits_enforced().await
+    }
+
+    /// The filesystem's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 }
 

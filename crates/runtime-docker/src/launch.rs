@@ -57,6 +57,7 @@ impl DockerRuntime {
             .secrets
             .save(sandbox_id, &container::secrets(&request.identity))?;
         let user_limits = self.user_limits(&request)?;
+        let volumes = self.volumes.mounts(request.volumes)?;
         let plan = Plan {
             request,
             facts: &facts,
@@ -64,6 +65,7 @@ impl DockerRuntime {
             secrets: &secrets,
             holder: &holder,
             user_limits: &user_limits,
+            volumes: &volumes,
         };
         let body = container::create_body(&self.settings, &plan);
         let name = container_name(sandbox_id);

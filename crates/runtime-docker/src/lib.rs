@@ -15,6 +15,7 @@ mod images;
 mod launch;
 mod network;
 mod secrets;
+mod volumes;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -40,6 +41,7 @@ use crate::engine::{
 };
 use crate::holder::Holders;
 use crate::secrets::SecretStore;
+use crate::volumes::Volumes;
 
 pub use images::DockerImages;
 pub use runtime::{DockerSettings, Headroom, NetworkSettings};
@@ -64,6 +66,8 @@ pub struct DockerRuntime {
     http: reqwest::Client,
     /// Template images, on the same engine.
     images: Arc<DockerImages>,
+    /// Volumes sandboxes mount.
+    volumes: Volumes,
 }
 
 /// Fails unless the agent sandboxes mount exists: the volume `agent_volume`, else the file
@@ -126,6 +130,7 @@ impl DockerRuntime {
             None => None,
         };
         let cgroups = cgroup::detect(&docker, settings).await;
+        let volumes = Volumes::open(settings, disk.as_ref())?;
         Ok(Self {
             docker,
             settings: settings.clone(),
@@ -136,6 +141,7 @@ impl DockerRuntime {
             cgroups,
             http: agent::client()?,
             images: Arc::new(DockerImages::new(&settings.socket)?),
+            volumes,
         })
     }
 
@@ -195,6 +201,7 @@ impl SandboxRuntime for DockerRuntime {
             resources: spec.resources,
             identity,
             network,
+            volumes: &spec.volumes,
         };
         let agent_addr = self.launch(request).await?;
         Ok(RuntimeSandbox {
@@ -215,6 +222,7 @@ impl SandboxRuntime for DockerRuntime {
                 configure_secret: &spec.configure_secret,
             },
             network: self.network_name(true),
+            volumes: &[],
         };
         let agent_addr = self.launch(request).await?;
         Ok(PooledSandbox {
@@ -343,6 +351,18 @@ impl SandboxRuntime for DockerRuntime {
         }
         self.secrets.remove(sandbox_id)?;
         self.claims.remove(sandbox_id)
+    }
+
+    async fn create_volume(&self, volume_id: &str, size_mb: u32) -> Result<(), RuntimeError> {
+        self.volumes.create(volume_id, size_mb).await
+    }
+
+    async fn remove_volume(&self, volume_id: &str) -> Result<(), RuntimeError> {
+        self.volumes.remove(volume_id).await
+    }
+
+    async fn list_volumes(&self) -> Result<Vec<String>, RuntimeError> {
+        self.volumes.list()
     }
 
     async fn shutdown(&self) {

@@ -55,6 +55,8 @@ struct Inner {
     agent_hook: Option<AgentHook>,
     /// How long pause, resume, stop and start take.
     action_delay: Duration,
+    /// Volumes, by id: their size.
+    volumes: BTreeMap<String, u32>,
 }
 
 /// The fake backend. Agents "listen" on `127.0.0.1:7777`.
@@ -111,6 +113,11 @@ impl FakeRuntime {
         self.lock().fail_next_create = Some(failure);
     }
 
+    /// The ids of the volumes the fake holds.
+    pub fn volume_ids(&self) -> Vec<String> {
+        self.lock().volumes.keys().cloned().collect()
+    }
+
     /// Holds a running sandbox nobody asked for, as a crashed server may leave behind.
     pub fn add_orphan(&self, sandbox_id: &str) {
         let spec = SandboxSpec {
@@ -128,6 +135,7 @@ impl FakeRuntime {
             token_key_hex: String::new(),
             viewer_base: None,
             preview_epoch: 0,
+            volumes: Vec::new(),
         };
         self.lock()
             .sandboxes
@@ -482,6 +490,20 @@ impl SandboxRuntime for FakeRuntime {
             })
             .collect())
     }
+
+    async fn create_volume(&self, volume_id: &str, size_mb: u32) -> Result<(), RuntimeError> {
+        self.lock().volumes.insert(volume_id.to_owned(), size_mb);
+        Ok(())
+    }
+
+    async fn remove_volume(&self, volume_id: &str) -> Result<(), RuntimeError> {
+        self.lock().volumes.remove(volume_id);
+        Ok(())
+    }
+
+    async fn list_volumes(&self) -> Result<Vec<String>, RuntimeError> {
+        Ok(self.volume_ids())
+    }
 }
 
 #[cfg(test)]
@@ -505,6 +527,7 @@ mod tests {
             token_key_hex: "00".repeat(32),
             viewer_base: None,
             preview_epoch: 0,
+            volumes: Vec::new(),
         }
     }
 

@@ -8,6 +8,7 @@
 
 mod docker_settings;
 mod images;
+mod mount_path;
 mod spec;
 
 #[cfg(feature = "fake")]
@@ -17,9 +18,10 @@ use async_trait::async_trait;
 
 pub use docker_settings::{DockerSettings, Headroom, NetworkSettings};
 pub use images::{BuildEvent, ImageBuild, ImageBuilder, RegistryLogin};
+pub use mount_path::{MAX_MOUNT_PATH, RESERVED_TREES, SANDBOX_MOUNTS, mount_path_refusal};
 pub use spec::{
     Isolation, PooledSandbox, PooledSpec, Resources, RuntimeError, RuntimeSandbox, RuntimeState,
-    RuntimeStatus, SandboxSpec, UnknownIsolation,
+    RuntimeStatus, SandboxSpec, UnknownIsolation, VolumeMount,
 };
 
 /// A backend that runs sandboxes. Implementations must be idempotent where the docs say so: the control
@@ -61,6 +63,14 @@ pub trait SandboxRuntime: Send + Sync + 'static {
     async fn destroy(&self, sandbox_id: &str) -> Result<(), RuntimeError>;
     /// Everything the backend currently holds, for reconciliation.
     async fn list(&self) -> Result<Vec<RuntimeStatus>, RuntimeError>;
+    /// Makes the volume `volume_id`, bounded to `size_mb` where the backend can bound what is
+    /// written, writable by the sandbox user (uid 1000). A leftover of the same id (an earlier
+    /// attempt) is replaced.
+    async fn create_volume(&self, volume_id: &str, size_mb: u32) -> Result<(), RuntimeError>;
+    /// Removes a volume and everything in it. Idempotent: an unknown id is not an error.
+    async fn remove_volume(&self, volume_id: &str) -> Result<(), RuntimeError>;
+    /// The ids of every volume the backend holds, for reconciliation.
+    async fn list_volumes(&self) -> Result<Vec<String>, RuntimeError>;
     /// A graceful shutdown of this process: releases what the backend keeps ready for future
     /// sandboxes (nothing by default). Sandboxes themselves keep running.
     async fn shutdown(&self) {}

@@ -75,6 +75,17 @@ pub struct SandboxSpec {
     /// The sandbox's preview epoch (`WARREN_AGENT_PREVIEW_EPOCH`), which the viewer's preview links
     /// are signed for.
     pub preview_epoch: i64,
+    /// Volumes mounted into the sandbox (validated paths, at most one volume per path).
+    pub volumes: Vec<VolumeMount>,
+}
+
+/// A volume (made by [`crate::SandboxRuntime::create_volume`]) mounted into a sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeMount {
+    pub volume_id: String,
+    /// Absolute in-sandbox path; [`crate::mount_path_refusal`] accepted it.
+    pub mount_path: String,
+    pub read_only: bool,
 }
 
 impl fmt::Debug for SandboxSpec {
@@ -89,6 +100,7 @@ impl fmt::Debug for SandboxSpec {
             .field("internet_access", &self.internet_access)
             .field("viewer_base", &self.viewer_base)
             .field("preview_epoch", &self.preview_epoch)
+            .field("volumes", &self.volumes)
             .finish_non_exhaustive()
     }
 }

@@ -1,8 +1,8 @@
-//! `POST /v1/sandboxes`: validate, reserve a row under the organization's cap and the host's capacity
-//! (or claim a warm-pool sandbox), ask the runtime, and answer once the sandbox is running (or has
-//! failed).
+//! `POST /v1/sandboxes`: validate, answer a sandbox made before when the `name` or the
+//! `Idempotency-Key` names one ([`crate::idempotent`]), else reserve a row under the organization's
+//! cap and the host's capacity (or claim a warm-pool sandbox) with its volumes, ask the runtime, and
+//! answer once the sandbox is running (or has failed).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,88 +17,57 @@ use tokio::time::Instant;
 
 use crate::Scheduler;
 use crate::capacity::Ask;
+use crate::create_request::{Wanted, truncate, validate};
+use crate::idempotent::{self, Created, Idempotency};
 use crate::metrics::SchedulerMetrics;
+use crate::mounts;
 use api_error::ApiError;
 use db::ids;
 use db::pool::Claimed;
-use db::{self, sandboxes::NewSandbox, sandboxes::SandboxRow, templates::TemplateRef};
+use db::{self, sandboxes::NewSandbox, sandboxes::SandboxRow};
 
-const MAX_ENV_VARS: usize = 256;
-const MAX_ENV_NAME: usize = 256;
-const MAX_ENV_VALUE: usize = 32 * 1024;
-
-/// What a validated request asks for.
-struct Wanted<'a> {
-    template: TemplateRef<'a>,
-    template_text: &'a str,
-    timeout_seconds: i64,
-    internet_access: bool,
-    env_vars: BTreeMap<String, String>,
-}
-
-fn validate<'a>(state: &Scheduler, req: &'a CreateSandbox) -> Result<Wanted<'a>, ApiError> {
-    let bad = |m: &str| ApiError::InvalidRequest(m.to_owned());
-    // Like the Python SDK: when both are given, the id wins.
-    let template_text = req
-        .template_id
-        .as_deref()
-        .or(req.template_name.as_deref())
-        .ok_or_else(|| bad("template_name or template_id is required"))?;
-    let template = TemplateRef::parse(template_text)
-        .ok_or_else(|| ApiError::TemplateNotFound(truncate(template_text)))?;
-    if let Some(region) = &req.region
-        && region != &state.settings.sandboxes.region
-    {
-        return Err(bad(&format!(
-            "unknown region; this server serves region {:?}",
-            state.settings.sandboxes.region
-        )));
-    }
-    let max = i64::from(state.settings.sandboxes.max_timeout_seconds);
-    let timeout_seconds = req
-        .timeout_seconds
-        .unwrap_or(i64::from(state.settings.sandboxes.default_timeout_seconds));
-    if !(1..=max).contains(&timeout_seconds) {
-        return Err(bad(&format!("timeout_seconds must be between 1 and {max}")));
-    }
-    let env_vars = req.env_vars.clone().unwrap_or_default();
-    if env_vars.len() > MAX_ENV_VARS {
-        return Err(bad(&format!("at most {MAX_ENV_VARS} env_vars")));
-    }
-    for (k, v) in &env_vars {
-        let name_ok = !k.is_empty()
-            && k.len() <= MAX_ENV_NAME
-            && !k.contains(['=', '\0'])
-            && !k.starts_with("WARREN_");
-        if !name_ok || v.len() > MAX_ENV_VALUE || v.contains('\0') {
-            return Err(bad(&format!("invalid env_vars entry {:?}", truncate(k))));
-        }
-    }
-    Ok(Wanted {
-        template,
-        template_text,
-        timeout_seconds,
-        internet_access: req.internet_access.unwrap_or(true),
-        env_vars,
-    })
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(64).collect()
-}
-
-/// Creates a sandbox; returns its row (status `running`) and its token key.
+/// Creates a sandbox, or answers the one made before by this `name` or `idempotency` key.
 ///
 /// One transaction checks the organization's cap, then either claims a warm-pool sandbox of the
 /// template (its id becomes the sandbox's id) or admits a new one against the host's capacity, and
-/// writes the `creating` row; the runtime is asked only after the commit, so every container Warren
-/// makes has a row first.
+/// writes the `creating` row with its volume mounts, name and idempotency key; the runtime is asked
+/// only after the commit, so every container Warren makes has a row first.
 pub async fn create(
     state: &Scheduler,
     org_id: i64,
     req: &CreateSandbox,
-) -> Result<(SandboxRow, TokenKey), ApiError> {
+    idempotency: Option<&Idempotency>,
+) -> Result<Created, ApiError> {
     let wanted = validate(state, req)?;
+    // Twice at most: a create that loses a race to a sandbox of its name or key answers that one.
+    for _ in 0..2 {
+        if let Some(i) = idempotency
+            && let Some(prior) = idempotent::replay(state, org_id, i).await?
+        {
+            return Ok(prior);
+        }
+        if let Some(name) = &req.name
+            && let Some(prior) = idempotent::by_name(state, org_id, name).await?
+        {
+            return Ok(prior);
+        }
+        if let Some(created) = create_new(state, org_id, req, &wanted, idempotency).await? {
+            return Ok(created);
+        }
+    }
+    Err(ApiError::InvalidTransition(
+        "The sandbox of this name or key changed meanwhile; retry".into(),
+    ))
+}
+
+/// Makes a new sandbox; `None` when one of the same name or idempotency key was committed first.
+async fn create_new(
+    state: &Scheduler,
+    org_id: i64,
+    req: &CreateSandbox,
+    wanted: &Wanted<'_>,
+    idempotency: Option<&Idempotency>,
+) -> Result<Option<Created>, ApiError> {
     let began = Instant::now();
     let template = db::templates::find_visible(&state.pool, org_id, wanted.template)
         .await?
@@ -120,6 +89,15 @@ pub async fn create(
         i64::from(state.settings.limits.max_live_sandboxes),
         i64::from,
     );
+    // The organization's creates are serialized from here on: a sandbox of this name committed
+    // before is seen.
+    if let Some(name) = &req.name
+        && db::sandboxes::find_live_by_name(&mut *tx, org_id, name)
+            .await?
+            .is_some()
+    {
+        return Ok(None);
+    }
     let current = db::sandboxes::count_live(&mut tx, org_id).await?;
     if current >= cap {
         return Err(ApiError::SandboxLimit {
@@ -127,8 +105,12 @@ pub async fn create(
             current,
         });
     }
-    // A pooled sandbox has the template's shape: internet access, no per-request resources.
+    let requested = req.volumes.as_deref().unwrap_or_default();
+    let volumes = mounts::reserve(&mut tx, org_id, requested).await?;
+    // A pooled sandbox has the template's shape: internet access, no per-request resources, no
+    // volumes (mounts are made with the container).
     let poolable = wanted.internet_access
+        && volumes.is_empty()
         && template.organization_id.is_none()
         && state.settings.pool.templates.contains_key(&template.name);
     let claimed = if poolable {
@@ -169,8 +151,19 @@ pub async fn create(
         timeout_seconds: wanted.timeout_seconds,
         token_key: key.as_bytes(),
         private_previews: req.private_previews.unwrap_or(false),
+        name: req.name.as_deref(),
     };
-    db::sandboxes::insert_creating(&mut tx, &new).await?;
+    match db::sandboxes::insert_creating(&mut tx, &new).await {
+        Err(e) if db::sandboxes::is_name_taken(&e) => return Ok(None),
+        other => other?,
+    };
+    mounts::record(&mut tx, &id, &volumes).await?;
+    if let Some(i) = idempotency {
+        let ttl = i64::from(state.settings.sandboxes.idempotency_ttl_seconds);
+        if !db::idempotency::claim(&mut tx, org_id, &i.key, &i.request_hash, &id, ttl).await? {
+            return Ok(None);
+        }
+    }
     tx.commit().await?;
 
     let spec = SandboxSpec {
@@ -183,7 +176,7 @@ pub async fn create(
             memory_mb: template.memory_mb.unsigned_abs(),
             disk_mb: disk_mb.unsigned_abs(),
         },
-        env_vars: wanted.env_vars,
+        env_vars: wanted.env_vars.clone(),
         internet_access: wanted.internet_access,
         token_key_hex: key.to_hex(),
         viewer_base: Some(crate::views::public_host(
@@ -193,14 +186,24 @@ pub async fn create(
         )),
         // The column's value for a row just inserted; preview-link revocation bumps it later.
         preview_epoch: 0,
+        volumes,
     };
     let admitted = Instant::now();
     // Finish in a task of its own, so a client that hangs up mid-create (the handler future is then
-    // dropped) leaves neither a row stuck in `creating` nor an orphan in the runtime.
+    // dropped) leaves neither a row stuck in `creating` nor an orphan in the runtime. A create that
+    // failed forgets its idempotency key, so that a retry creates again.
     let state = state.clone();
+    let key_used = idempotency.map(|i| i.key.clone());
     let finishing = tokio::spawn(async move {
         destroy_all_quietly(&state, &evicted).await;
-        finish(state, runtime, spec, claimed, deadline).await
+        let finished = finish(state.clone(), runtime, spec, claimed, deadline).await;
+        if finished.is_err()
+            && let Some(key) = key_used
+            && let Err(e) = db::idempotency::forget(&state.pool, org_id, &key, &id).await
+        {
+            tracing::warn!(sandbox.id = %id, error.chain = %api_error::chain(&e), "idempotency key not forgotten");
+        }
+        finished
     });
     let row = finishing.await.map_err(ApiError::internal)??;
     tracing::debug!(
@@ -209,7 +212,11 @@ pub async fn create(
         runtime_and_record_ms = admitted.elapsed().as_secs_f64() * 1000.0,
         "created"
     );
-    Ok((row, key))
+    Ok(Some(Created {
+        row,
+        key,
+        created: true,
+    }))
 }
 
 /// `runtime.create_timeout_seconds`.

@@ -1,5 +1,6 @@
-//! The expiry reaper: deletes sandboxes whose `expires_at` has passed, as Hopx does. A background
-//! task runs [`Reaper::run_once`] every `sandboxes.reaper_interval_seconds`; tests call it directly.
+//! The expiry reaper: deletes sandboxes whose `expires_at` has passed, as Hopx does, and forgets
+//! expired idempotency keys. A background task runs [`Reaper::run_once`] every
+//! `sandboxes.reaper_interval_seconds`; tests call it directly.
 
 use std::time::Duration;
 
@@ -19,9 +20,10 @@ impl Reaper {
         Self { state }
     }
 
-    /// One pass: marks every expired sandbox deleted and removes it from the runtime. Returns the
-    /// ids it reaped.
+    /// One pass: marks every expired sandbox deleted and removes it from the runtime, and deletes
+    /// expired idempotency keys. Returns the sandbox ids it reaped.
     pub async fn run_once(&self) -> Result<Vec<String>, sqlx::Error> {
+        db::idempotency::delete_expired(&self.state.pool).await?;
         let mut reaped = Vec::new();
         loop {
             let ids = db::sandboxes::reap_expired(&self.state.pool, BATCH).await?;

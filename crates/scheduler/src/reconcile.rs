@@ -19,7 +19,9 @@
 //!    points at an address confirmed by this start;
 //! 6. drops pool rows whose sandbox vanished or exited, or that stayed `starting` too long;
 //! 7. removes what the runtime kept ready for processes that are gone (a crashed replica's spare
-//!    network holders: `SandboxRuntime::sweep`).
+//!    network holders: `SandboxRuntime::sweep`);
+//! 8. removes volumes without a row and those a crashed create left `creating`
+//!    ([`crate::volumes::reconcile`]).
 //!
 //! Every correction is conditional on the status it read, so a request that changed the row meanwhile
 //! wins, and two reconcilers (a leadership hand-over) do no harm. There are no retries inside a pass:
@@ -40,7 +42,7 @@ use api_error::{ApiError, chain};
 use db::{self, reconcile::Owned, reconcile::Owner};
 
 /// Slack added to the create timeout before a `creating` row counts as abandoned.
-const STALE_SLACK: Duration = Duration::from_secs(5);
+pub(crate) const STALE_SLACK: Duration = Duration::from_secs(5);
 
 /// Ids of the sandboxes this process is creating right now.
 #[derive(Debug, Default)]
@@ -91,6 +93,8 @@ pub struct Report {
     pub unpooled: Vec<String>,
     /// What the runtime kept ready for processes that are gone, removed (spare network holders).
     pub swept: Vec<String>,
+    /// Volumes without a row, or left `creating` by a create that died, removed.
+    pub volumes: Vec<String>,
 }
 
 impl Report {
@@ -99,7 +103,7 @@ impl Report {
     }
 
     /// How many of each kind, by the names `/metrics` uses.
-    pub fn counts(&self) -> [(&'static str, usize); 6] {
+    pub fn counts(&self) -> [(&'static str, usize); 7] {
         [
             ("destroyed", self.destroyed.len()),
             ("failed", self.failed.len()),
@@ -107,6 +111,7 @@ impl Report {
             ("finished", self.finished.len()),
             ("unpooled", self.unpooled.len()),
             ("swept", self.swept.len()),
+            ("volumes", self.volumes.len()),
         ]
     }
 }
@@ -218,6 +223,9 @@ impl Reconciler {
             .sweep()
             .await
             .context("sweep what gone processes left")?;
+        report.volumes = crate::volumes::reconcile(&self.state)
+            .await
+            .context("reconcile volumes")?;
         Ok(report)
     }
 

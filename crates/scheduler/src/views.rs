@@ -25,6 +25,7 @@ pub fn sandbox(row: &SandboxRow, router: &RouterSettings, listen_port: u16) -> S
     Sandbox {
         object: "sandbox".into(),
         id: row.id.clone(),
+        name: row.name.clone(),
         status: row.state().wire().into(),
         public_host: host.clone(),
         direct_url: host,

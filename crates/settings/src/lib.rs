@@ -10,10 +10,12 @@ mod sandboxes;
 mod serving;
 #[cfg(test)]
 mod tests;
+mod volumes;
 
 pub use operations::*;
 pub use sandboxes::*;
 pub use serving::*;
+pub use volumes::*;
 
 use serde::Deserialize;
 
@@ -33,6 +35,7 @@ pub struct Settings {
     pub pool: PoolSettings,
     pub reconcile: ReconcileSettings,
     pub templates: TemplateSettings,
+    pub volumes: VolumeSettings,
     pub log: LogSettings,
     pub embedded: EmbeddedSettings,
     pub bootstrap: BootstrapSettings,

@@ -89,6 +89,17 @@ impl Settings {
                 "sandboxes.token_rotation_grace_seconds must not exceed sandboxes.max_token_lifetime_seconds",
             ));
         }
+        let v = &self.volumes;
+        if v.max_size_mb == 0 || v.max_size_mb > v.org_quota_mb {
+            return Err(ConfigError::Invalid(
+                "volumes.max_size_mb must be in 1..=volumes.org_quota_mb",
+            ));
+        }
+        if s.idempotency_ttl_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "sandboxes.idempotency_ttl_seconds must be positive",
+            ));
+        }
         if s.reaper_interval_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "sandboxes.reaper_interval_seconds must be positive",

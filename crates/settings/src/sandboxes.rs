@@ -21,6 +21,8 @@ pub struct SandboxSettings {
     pub region: String,
     /// Seconds between two passes of the expiry reaper.
     pub reaper_interval_seconds: u32,
+    /// How long an `Idempotency-Key` of `POST /v1/sandboxes` answers with the sandbox it made.
+    pub idempotency_ttl_seconds: u32,
 }
 
 impl Default for SandboxSettings {
@@ -33,6 +35,7 @@ impl Default for SandboxSettings {
             token_rotation_grace_seconds: 600,
             region: "local".into(),
             reaper_interval_seconds: 5,
+            idempotency_ttl_seconds: 24 * 3600,
         }
     }
 }

@@ -130,6 +130,18 @@ impl SandboxRuntime for LazyDocker {
     async fn list(&self) -> Result<Vec<RuntimeStatus>, RuntimeError> {
         self.engine().await?.list().await
     }
+
+    async fn create_volume(&self, volume_id: &str, size_mb: u32) -> Result<(), RuntimeError> {
+        self.engine().await?.create_volume(volume_id, size_mb).await
+    }
+
+    async fn remove_volume(&self, volume_id: &str) -> Result<(), RuntimeError> {
+        self.engine().await?.remove_volume(volume_id).await
+    }
+
+    async fn list_volumes(&self) -> Result<Vec<String>, RuntimeError> {
+        self.engine().await?.list_volumes().await
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod sandboxes;
 mod template_build;
 mod template_uploads;
 mod templates;
+mod volumes;
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(templates::routes())
         .merge(template_build::routes())
         .merge(template_uploads::routes())
+        .merge(volumes::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::layer));
     let api = Router::new()
         .merge(health::routes())

@@ -18,7 +18,7 @@ use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, ResponseBuilder, Type}
 use utoipa::{Modify, OpenApi};
 
 use super::{credentials, health, sandbox_actions, sandboxes};
-use super::{template_build, template_uploads, templates};
+use super::{template_build, template_uploads, templates, volumes};
 use crate::metrics;
 use crate::state::AppState;
 
@@ -31,8 +31,8 @@ use crate::state::AppState;
         title = "Warren control plane API",
         version = env!("CARGO_PKG_VERSION"),
         description = "The lifecycle API of Warren, a self-hostable sandbox platform that speaks \
-            the Hopx API: sandboxes, templates and their builds, scoped credentials, health and \
-            metrics. Each sandbox's data-plane API (its agent) is reached on the sandbox's own \
+            the Hopx API: sandboxes, templates and their builds, scoped credentials, volumes, \
+            health and metrics. Each sandbox's data-plane API (its agent) is reached on the sandbox's own \
             host and is not part of this document. Errors are one envelope with a stable `code` \
             (docs/api.md); authenticated responses carry `X-RateLimit-Limit`, \
             `X-RateLimit-Remaining` and `X-RateLimit-Reset`."
@@ -63,6 +63,10 @@ use crate::state::AppState;
         template_build::logs,
         template_uploads::upload_link,
         template_uploads::upload,
+        volumes::create,
+        volumes::list,
+        volumes::get_one,
+        volumes::delete,
     ),
     components(schemas(ControlErrorBody)),
     modifiers(&Security, &SharedErrors),
@@ -73,6 +77,8 @@ use crate::state::AppState;
         (name = "credentials", description = "Warren's scoped credentials: previews, key rotation"),
         (name = "templates", description = "Built-in, public and own templates"),
         (name = "template builds", description = "Custom templates: uploads and builds"),
+        (name = "volumes", description = "Warren's volumes: data that outlives sandboxes, \
+            mounted at create (`volumes` of `POST /v1/sandboxes`)"),
         (name = "operations", description = "Health, metrics and this document; no authentication"),
     )
 )]

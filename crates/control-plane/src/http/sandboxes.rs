@@ -12,6 +12,7 @@ use lifecycle::SandboxStatus;
 use serde::Deserialize;
 
 use db::cursor::Cursor;
+use scheduler::idempotent::Idempotency;
 use scheduler::{actions, create};
 
 use crate::http::extract::{ApiPath, ApiQuery, Caller, JsonBody};
@@ -20,6 +21,8 @@ use api_error::ApiError;
 use api_error::request_id;
 use scheduler::views;
 
+/// The header that makes a retried create safe.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
 
@@ -36,31 +39,54 @@ pub fn routes() -> Router<AppState> {
     operation_id = "create_sandbox",
     summary = "Create a sandbox",
     request_body = CreateSandbox,
+    params(("Idempotency-Key" = Option<String>, Header,
+            description = "Warren extension: a retry with the same key and body answers the \
+                sandbox the first request made (200), for `sandboxes.idempotency_ttl_seconds`")),
     responses(
         (status = 201, body = CreatedSandbox,
          description = "Created; the reply comes once it is running"),
-        (status = 400, description = "Invalid body or values", body = ControlErrorBody),
+        (status = 200, body = CreatedSandbox,
+         description = "Made before: the organization's live sandbox of this `name`, or the one \
+             this `Idempotency-Key` made"),
+        (status = 400, body = ControlErrorBody,
+         description = "Invalid body or values (a bad name, volume mount path or key)"),
         (status = 403, body = ControlErrorBody,
          description = "Sandbox cap or organization share reached (`RESOURCE_LIMIT_ERROR`)"),
-        (status = 404, description = "Unknown template", body = ControlErrorBody),
+        (status = 404, body = ControlErrorBody,
+         description = "Unknown template (`TEMPLATE_NOT_FOUND`) or volume (`VOLUME_NOT_FOUND`)"),
         (status = 409, body = ControlErrorBody,
          description = "The template is not built yet (`TEMPLATE_NOT_READY`)"),
+        (status = 422, body = ControlErrorBody,
+         description = "The `Idempotency-Key` was used with another body (`IDEMPOTENCY_KEY_REUSED`)"),
     )
 )]
 async fn create_sandbox(
     State(state): State<AppState>,
     caller: Caller,
+    headers: http::HeaderMap,
     JsonBody(req): JsonBody<CreateSandbox>,
 ) -> Result<(StatusCode, Json<CreatedSandbox>), ApiError> {
-    let (row, key) = create::create(&state, caller.organization_id, &req).await?;
-    let (auth_token, token_expires_at) = actions::issue_token(&state, &key, &row.id);
+    let idempotency = match headers.get(IDEMPOTENCY_KEY) {
+        Some(v) => {
+            let key = v.to_str().unwrap_or_default();
+            Some(Idempotency::new(key, &req)?)
+        }
+        None => None,
+    };
+    let made = create::create(&state, caller.organization_id, &req, idempotency.as_ref()).await?;
+    let (auth_token, token_expires_at) = actions::issue_token(&state, &made.key, &made.row.id);
     let body = CreatedSandbox {
-        sandbox: views::sandbox(&row, &state.settings.router, state.listen_port),
+        sandbox: views::sandbox(&made.row, &state.settings.router, state.listen_port),
         auth_token,
         token_expires_at,
         request_id: request_id::current(),
     };
-    Ok((StatusCode::CREATED, Json(body)))
+    let status = if made.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(body)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -60,6 +60,7 @@ pub fn spec(image: &str) -> (SandboxSpec, TokenKey, Cleanup) {
         token_key_hex: key.to_hex(),
         viewer_base: None,
         preview_epoch: 0,
+        volumes: Vec::new(),
     };
     let cleanup = Cleanup(spec.sandbox_id.clone());
     (spec, key, cleanup)

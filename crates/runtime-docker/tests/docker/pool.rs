@@ -38,6 +38,7 @@ fn owner(sandbox_id: &str, key: &TokenKey, internet_access: bool) -> SandboxSpec
         token_key_hex: key.to_hex(),
         viewer_base: None,
         preview_epoch: 0,
+        volumes: Vec::new(),
     }
 }
 
