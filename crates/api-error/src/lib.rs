@@ -111,6 +111,11 @@ impl ApiError {
         Self::Internal(e.into())
     }
 
+    /// The stable code (`SANDBOX_NOT_FOUND`, ...).
+    pub fn code(&self) -> &'static str {
+        self.parts().1
+    }
+
     /// Status, stable code and client-safe message.
     fn parts(&self) -> (StatusCode, &'static str, String) {
         use ApiError::*;

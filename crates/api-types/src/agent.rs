@@ -328,6 +328,22 @@ pub struct ConfigureRequest {
     pub preview_epoch: i64,
 }
 
+/// `GET /_warren/activity`: the work in a sandbox, as the idle pauser asks before an auto-pause
+/// (docs/auto-pause.md). The idle Python kernel and the desktop's own programs are not work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    /// Whether anything below is under way.
+    pub busy: bool,
+    /// Requests running code or commands now.
+    pub executions: usize,
+    /// Background executions and commands still running.
+    pub background: usize,
+    /// Open WebSocket streams (terminals, streamed executions, watches).
+    pub streams: usize,
+    /// TCP ports user code listens on beyond loopback (what a preview reaches).
+    pub listening: Vec<u16>,
+}
+
 /// The key push after a token key rotation (`POST /_warren/keys`, see `docs/agent.md`), authorized by
 /// a key-push token signed with a key the agent accepts. Debug leaves the key out.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]

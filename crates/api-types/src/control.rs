@@ -45,6 +45,9 @@ pub struct Sandbox {
     pub internet_access: bool,
     pub live_mode: bool,
     pub timeout_seconds: Option<i64>,
+    /// Warren extension: seconds without traffic or work after which the sandbox is paused (and
+    /// resumed by the next request through the router); `null`: never.
+    pub auto_pause: Option<i32>,
     #[serde(with = "crate::timestamp")]
     pub created_at: DateTime<Utc>,
     #[serde(with = "crate::timestamp::option")]
@@ -80,6 +83,11 @@ pub struct CreateSandbox {
     /// Warren extension: volumes to mount (`/v1/volumes`).
     #[serde(default)]
     pub volumes: Option<Vec<crate::volumes::VolumeMountRequest>>,
+    /// Warren extension: pause the sandbox after this many seconds without API or router traffic
+    /// and without work in it (background processes, terminals, listening ports); the next request
+    /// to its agent or a preview resumes it (docs/auto-pause.md).
+    #[serde(default)]
+    pub auto_pause: Option<i64>,
 }
 
 /// `POST /v1/sandboxes` response: the sandbox object plus its first agent token.

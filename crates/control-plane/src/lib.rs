@@ -17,3 +17,4 @@ pub mod http;
 pub mod metrics;
 pub mod startup;
 pub mod state;
+pub mod wake;

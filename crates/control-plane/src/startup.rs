@@ -58,6 +58,7 @@ impl Application {
             leader: Default::default(),
             metrics: Default::default(),
             routes,
+            activity: Default::default(),
         }));
         let state = AppState(Arc::new(AppInner {
             builds,
@@ -132,6 +133,18 @@ impl Application {
             self.state.pool.clone(),
             self.state.auth_cache.clone(),
         )));
+        let _activity = AbortOnDrop(tokio::spawn({
+            let (activity, pool) = (self.state.activity.clone(), self.state.pool.clone());
+            async move { activity.flush_forever(pool).await }
+        }));
+        // Wakes requested by router-only replicas (which cannot resume a sandbox themselves).
+        let _wakes = self.state.runtime.is_some().then(|| {
+            let wakes = Arc::new(crate::wake::WakeRequests::new(self.state.scheduler.clone()));
+            AbortOnDrop(tokio::spawn(db::notify::follow(
+                self.state.pool.clone(),
+                wakes,
+            )))
+        });
         let runtime = self.state.runtime.clone();
         let limits = listener_limits(&self.state.settings);
         let (service, route_listener) = service(self.state);
@@ -169,7 +182,13 @@ pub fn service(state: AppState) -> (MakeDispatch, Option<JoinHandle<()>>) {
     let listening = db::notify::follow(state.pool.clone(), routes.clone())
         .instrument(tracing::info_span!("route_changes"));
     let listener = tokio::spawn(listening);
-    let proxy = Arc::new(Proxy::new(routes, settings));
+    let waker = crate::wake::waker(&state);
+    let proxy = Arc::new(Proxy::new(
+        routes,
+        settings,
+        state.activity.clone(),
+        Some(waker),
+    ));
     (MakeDispatch::new(Some(proxy), api), Some(listener))
 }
 

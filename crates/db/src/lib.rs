@@ -5,6 +5,7 @@
 //! Repository functions take an executor (`&PgPool` or `&mut PgConnection`); the caller owns the
 //! transaction.
 
+pub mod activity;
 pub mod api_keys;
 pub mod auth;
 pub mod capacity;

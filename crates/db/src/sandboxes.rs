@@ -23,6 +23,8 @@ pub struct SandboxRow {
     pub disk_mb: i32,
     pub internet_access: bool,
     pub timeout_seconds: Option<i64>,
+    /// Idle seconds after which the sandbox is paused (`None`: never).
+    pub auto_pause_seconds: Option<i32>,
     pub token_key: Vec<u8>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -52,6 +54,7 @@ pub struct NewSandbox<'a> {
     /// Port previews need the sandbox token (see `docs/router.md`).
     pub private_previews: bool,
     pub name: Option<&'a str>,
+    pub auto_pause_seconds: Option<i32>,
 }
 
 pub async fn insert_creating(
@@ -62,11 +65,11 @@ pub async fn insert_creating(
         SandboxRow,
         "INSERT INTO sandboxes (id, name, organization_id, template_id, template_name, status, region,
              vcpu, memory_mb, disk_mb, internet_access, timeout_seconds, token_key, expires_at,
-             private_previews)
+             private_previews, auto_pause_seconds)
          VALUES ($1, $13, $2, $3, $4, 'creating', $5, $6, $7, $8, $9, $10, $11,
-                 now() + $10::bigint * interval '1 second', $12)
+                 now() + $10::bigint * interval '1 second', $12, $14)
          RETURNING id, name, organization_id, template_id, template_name, status, region, vcpu,
-                   memory_mb, disk_mb, internet_access, timeout_seconds, token_key, created_at,
+                   memory_mb, disk_mb, internet_access, timeout_seconds, auto_pause_seconds, token_key, created_at,
                    started_at, expires_at",
         s.id,
         s.organization_id,
@@ -81,6 +84,7 @@ pub async fn insert_creating(
         s.token_key,
         s.private_previews,
         s.name,
+        s.auto_pause_seconds,
     )
     .fetch_one(conn)
     .await
@@ -107,7 +111,7 @@ pub async fn get(
     sqlx::query_as!(
         SandboxRow,
         "SELECT id, name, organization_id, template_id, template_name, status, region, vcpu, memory_mb,
-                disk_mb, internet_access, timeout_seconds, token_key, created_at, started_at,
+                disk_mb, internet_access, timeout_seconds, auto_pause_seconds, token_key, created_at, started_at,
                 expires_at
          FROM sandboxes
          WHERE id = $1 AND organization_id = $2 AND status <> 'deleted'",
@@ -127,7 +131,7 @@ pub async fn find_live_by_name(
     sqlx::query_as!(
         SandboxRow,
         "SELECT id, name, organization_id, template_id, template_name, status, region, vcpu,
-                memory_mb, disk_mb, internet_access, timeout_seconds, token_key, created_at,
+                memory_mb, disk_mb, internet_access, timeout_seconds, auto_pause_seconds, token_key, created_at,
                 started_at, expires_at
          FROM sandboxes
          WHERE organization_id = $1 AND name = $2 AND status = ANY($3)",
@@ -154,6 +158,8 @@ pub struct RouteRow {
     pub previous_key_valid_until: Option<DateTime<Utc>>,
     pub preview_epoch: i64,
     pub private_previews: bool,
+    /// Paused by the idle pauser: the router resumes it on traffic.
+    pub auto_paused: bool,
 }
 
 /// The route of any organization's sandbox; `None` when there is no such id or it is deleted.
@@ -161,7 +167,7 @@ pub async fn route(db: impl PgExecutor<'_>, id: &str) -> Result<Option<RouteRow>
     sqlx::query_as!(
         RouteRow,
         "SELECT status, agent_addr, token_key, previous_token_key, previous_key_valid_until,
-                preview_epoch, private_previews
+                preview_epoch, private_previews, auto_paused
          FROM sandboxes WHERE id = $1 AND status <> 'deleted'",
         id,
     )
@@ -188,7 +194,7 @@ pub async fn list(
     sqlx::query_as!(
         SandboxRow,
         "SELECT id, name, organization_id, template_id, template_name, status, region, vcpu, memory_mb,
-                disk_mb, internet_access, timeout_seconds, token_key, created_at, started_at,
+                disk_mb, internet_access, timeout_seconds, auto_pause_seconds, token_key, created_at, started_at,
                 expires_at
          FROM sandboxes
          WHERE organization_id = $1 AND status <> 'deleted'
@@ -221,10 +227,13 @@ pub async fn transition(
         SandboxRow,
         "UPDATE sandboxes SET status = $3,
              agent_addr = COALESCE($4, agent_addr),
-             started_at = CASE WHEN $4::text IS NULL THEN started_at ELSE now() END
+             started_at = CASE WHEN $4::text IS NULL THEN started_at ELSE now() END,
+             auto_paused = auto_paused AND $3 IN ('pausing', 'paused'),
+             paused_at = CASE WHEN $3 = 'paused' THEN now()
+                              WHEN $3 = 'pausing' THEN paused_at END
          WHERE id = $1 AND status = $2
          RETURNING id, name, organization_id, template_id, template_name, status, region, vcpu,
-                   memory_mb, disk_mb, internet_access, timeout_seconds, token_key, created_at,
+                   memory_mb, disk_mb, internet_access, timeout_seconds, auto_pause_seconds, token_key, created_at,
                    started_at, expires_at",
         id,
         from.as_str(),
@@ -252,16 +261,23 @@ pub async fn mark_deleted(
     Ok(done.rows_affected() == 1)
 }
 
-/// Marks up to `batch` expired sandboxes deleted and returns their ids. `SKIP LOCKED` lets several
+/// Marks up to `batch` expired sandboxes deleted and returns their ids; with `spare_auto_paused`
+/// (their clock stops while paused) not those the idle pauser paused. `SKIP LOCKED` lets several
 /// replicas reap at once without waiting on each other.
-pub async fn reap_expired(db: impl PgExecutor<'_>, batch: i64) -> Result<Vec<String>, sqlx::Error> {
+pub async fn reap_expired(
+    db: impl PgExecutor<'_>,
+    batch: i64,
+    spare_auto_paused: bool,
+) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar!(
         "UPDATE sandboxes SET status = 'deleted', deleted_at = now()
          WHERE id IN (SELECT id FROM sandboxes
                       WHERE status <> 'deleted' AND expires_at <= now()
+                        AND NOT ($2 AND auto_paused AND status = 'paused')
                       ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
          RETURNING id",
         batch,
+        spare_auto_paused,
     )
     .fetch_all(db)
     .await
@@ -279,7 +295,7 @@ pub async fn set_timeout(
         "UPDATE sandboxes SET timeout_seconds = $3, expires_at = now() + $3::bigint * interval '1 second'
          WHERE id = $1 AND organization_id = $2 AND status <> 'deleted'
          RETURNING id, name, organization_id, template_id, template_name, status, region, vcpu,
-                   memory_mb, disk_mb, internet_access, timeout_seconds, token_key, created_at,
+                   memory_mb, disk_mb, internet_access, timeout_seconds, auto_pause_seconds, token_key, created_at,
                    started_at, expires_at",
         id,
         org_id,

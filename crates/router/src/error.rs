@@ -40,6 +40,8 @@ pub enum RouterError {
     TooManyConnections { limit: usize },
     #[error("database unavailable")]
     Database(#[source] sqlx::Error),
+    #[error("the auto-paused sandbox could not be resumed: {0}")]
+    NotResumed(String),
 }
 
 impl RouterError {
@@ -98,6 +100,15 @@ impl RouterError {
                         "Too many requests and WebSockets open to this sandbox at once (at most \
                          {limit}); try again when some have ended"
                     ),
+                )
+            }
+            Self::NotResumed(_) => {
+                details.insert("retry_after_seconds".into(), 1.into());
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "SANDBOX_NOT_RESUMED",
+                    "The sandbox was paused for idleness and could not be resumed now; try again"
+                        .to_owned(),
                 )
             }
             Self::BadTarget => (

@@ -27,7 +27,7 @@ use axum::extract::Request;
 use axum::response::Response;
 use tower::Service;
 
-pub use proxy::Proxy;
+pub use proxy::{BoxFuture, Proxy, Wake};
 
 use error::RouterError;
 

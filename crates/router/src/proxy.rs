@@ -26,8 +26,10 @@ use super::forwarded::{prepare_request, strip_hop_by_hop, wants_upgrade};
 use super::host::{SandboxHost, Target};
 use super::lane::Lane;
 use super::limits::{SandboxSlots, Slot};
-use super::routes::{Route, Routes};
+use super::routes::{Route, Routes, Running};
 use api_error::request_id;
+use db::activity::Activity;
+use lifecycle::SandboxStatus;
 use settings::RouterSettings;
 
 /// Idle connections to sandboxes are closed after this long.
@@ -43,10 +45,29 @@ pub struct Proxy {
     connect_timeout: Duration,
     client: Client<HttpConnector, Body>,
     slots: SandboxSlots,
+    /// Where the sandboxes this process serves are noted (auto-pause's idle clock).
+    activity: Arc<Activity>,
+    /// Resumes auto-paused sandboxes; `None`: their requests are refused as paused.
+    waker: Option<Arc<dyn Wake>>,
 }
 
+/// Resumes a sandbox the idle pauser paused, for a request that arrived for it (docs/auto-pause.md).
+/// The control plane implements it: with the runtime at hand, or through the database.
+pub trait Wake: Send + Sync {
+    /// Resumes sandbox `id` (done when it no longer sleeps); the error says why not.
+    fn wake<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// The future a [`Wake`] returns.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 impl Proxy {
-    pub fn new(routes: Arc<Routes>, settings: &RouterSettings) -> Self {
+    pub fn new(
+        routes: Arc<Routes>,
+        settings: &RouterSettings,
+        activity: Arc<Activity>,
+        waker: Option<Arc<dyn Wake>>,
+    ) -> Self {
         let connect_timeout = Duration::from_secs(u64::from(settings.connect_timeout_seconds));
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
@@ -64,6 +85,8 @@ impl Proxy {
             connect_timeout,
             client,
             slots: SandboxSlots::new(settings.max_connections_per_sandbox),
+            activity,
+            waker,
         }
     }
 
@@ -81,19 +104,9 @@ impl Proxy {
             Ok(route) => route,
             Err(e) => return refuse(RouterError::Database(e), req.headers()),
         };
-        let running = match &*route {
-            Route::Running(r) => r,
-            Route::NotRunning(status) => {
-                return refuse(RouterError::NotRunning(*status), req.headers());
-            }
-            Route::NotFound => return refuse(RouterError::NotFound, req.headers()),
-            Route::Broken => {
-                let e = RouterError::Unreachable {
-                    port: host.port(),
-                    source: None,
-                };
-                return refuse(e, req.headers());
-            }
+        let running = match running(&route, &host) {
+            Ok(r) => r,
+            Err(e) => return refuse(e, req.headers()),
         };
         let preview = host.target != Target::Agent;
         let max_lifetime = self.routes.max_token_lifetime();
@@ -115,6 +128,21 @@ impl Proxy {
         let cookie = match checked {
             Ok(cookie) => cookie,
             Err(e) => return refuse(e, req.headers()),
+        };
+        self.activity.touch(host.id());
+        // Asleep (auto-paused): only a request that passed the token check wakes it.
+        let awake;
+        let running = if running.asleep {
+            awake = match self.wake(&host).await {
+                Ok(route) => route,
+                Err(e) => return refuse(e, req.headers()),
+            };
+            match running_awake(&awake, &host) {
+                Ok(r) => r,
+                Err(e) => return refuse(e, req.headers()),
+            }
+        } else {
+            running
         };
         let Some(slot) = self.slots.take(host.id()) else {
             let e = RouterError::TooManyConnections {
@@ -199,6 +227,47 @@ impl Proxy {
         }
         response
     }
+}
+
+impl Proxy {
+    /// Resumes an auto-paused sandbox, then its route anew.
+    async fn wake(&self, host: &SandboxHost) -> Result<Arc<Route>, RouterError> {
+        let waker = self
+            .waker
+            .as_ref()
+            .ok_or(RouterError::NotRunning(SandboxStatus::Paused))?;
+        waker
+            .wake(host.id())
+            .await
+            .map_err(RouterError::NotResumed)?;
+        self.routes.changed(host.id(), SandboxStatus::Running);
+        self.routes
+            .get(host.id())
+            .await
+            .map_err(RouterError::Database)
+    }
+}
+
+/// The running (or auto-paused) sandbox a route leads to, or why there is none.
+fn running<'r>(route: &'r Route, host: &SandboxHost) -> Result<&'r Running, RouterError> {
+    match route {
+        Route::Running(r) => Ok(r),
+        Route::NotRunning(status) => Err(RouterError::NotRunning(*status)),
+        Route::NotFound => Err(RouterError::NotFound),
+        Route::Broken => Err(RouterError::Unreachable {
+            port: host.port(),
+            source: None,
+        }),
+    }
+}
+
+/// [`running`], after a wake: a sandbox still asleep was not resumed.
+fn running_awake<'r>(route: &'r Route, host: &SandboxHost) -> Result<&'r Running, RouterError> {
+    let r = running(route, host)?;
+    if r.asleep {
+        return Err(RouterError::NotResumed("it is still paused".into()));
+    }
+    Ok(r)
 }
 
 /// Splices an upgraded client connection to the upgraded upstream one until either side closes or

@@ -45,6 +45,9 @@ pub struct Running {
     /// Preview links carrying another epoch were revoked.
     pub preview_epoch: i64,
     pub private_previews: bool,
+    /// Paused (or pausing) by the idle pauser: a request that passes the token check resumes it
+    /// first (docs/auto-pause.md).
+    pub asleep: bool,
 }
 
 struct Entry {
@@ -176,7 +179,9 @@ impl Route {
             return Self::NotFound;
         };
         let status = SandboxStatus::stored(&row.status);
-        if !status.routable() {
+        let asleep =
+            row.auto_paused && matches!(status, SandboxStatus::Pausing | SandboxStatus::Paused);
+        if !status.routable() && !asleep {
             return Self::NotRunning(status);
         }
         let agent: Option<SocketAddr> = row.agent_addr.as_deref().and_then(|a| a.parse().ok());
@@ -198,6 +203,7 @@ impl Route {
                     keys,
                     preview_epoch: row.preview_epoch,
                     private_previews: row.private_previews,
+                    asleep,
                 }),
                 Err(_) => Self::Broken,
             },

@@ -40,6 +40,8 @@ pub async fn apply(
     action: Action,
 ) -> Result<SandboxRow, ApiError> {
     let row = find(state, org_id, id).await?;
+    // Traffic for the idle clock (auto-pause); reads of the sandbox's state are not.
+    state.activity.touch(id);
     let status = row.state();
     if status == action.via() {
         return settled(state, org_id, id, action).await;
@@ -240,9 +242,11 @@ pub async fn set_timeout(
     if !ids::is_sandbox_id(id) {
         return Err(ApiError::SandboxNotFound);
     }
-    db::sandboxes::set_timeout(&state.pool, org_id, id, seconds)
+    let row = db::sandboxes::set_timeout(&state.pool, org_id, id, seconds)
         .await?
-        .ok_or(ApiError::SandboxNotFound)
+        .ok_or(ApiError::SandboxNotFound)?;
+    state.activity.touch(id);
+    Ok(row)
 }
 
 /// Signs a new agent token with the sandbox's current key (so that every client of the sandbox keeps
@@ -253,6 +257,7 @@ pub async fn refresh_token(
     id: &str,
 ) -> Result<(String, DateTime<Utc>), ApiError> {
     let row = find(state, org_id, id).await?;
+    state.activity.touch(id);
     let key = TokenKey::from_bytes(&row.token_key).map_err(ApiError::internal)?;
     Ok(issue_token(state, &key, id))
 }

@@ -152,6 +152,7 @@ async fn create_new(
         token_key: key.as_bytes(),
         private_previews: req.private_previews.unwrap_or(false),
         name: req.name.as_deref(),
+        auto_pause_seconds: wanted.auto_pause_seconds,
     };
     match db::sandboxes::insert_creating(&mut tx, &new).await {
         Err(e) if db::sandboxes::is_name_taken(&e) => return Ok(None),

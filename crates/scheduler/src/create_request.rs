@@ -20,6 +20,8 @@ pub struct Wanted<'a> {
     pub timeout_seconds: i64,
     pub internet_access: bool,
     pub env_vars: BTreeMap<String, String>,
+    /// Idle seconds before an auto-pause.
+    pub auto_pause_seconds: Option<i32>,
 }
 
 /// Checks every field of `req` that needs no database: template reference, region, timeout,
@@ -52,6 +54,16 @@ pub fn validate<'a>(state: &Scheduler, req: &'a CreateSandbox) -> Result<Wanted<
     if let Some(name) = &req.name {
         names::check_sandbox_name(name)?;
     }
+    let min_idle = i64::from(state.settings.sandboxes.auto_pause_min_seconds);
+    let auto_pause_seconds = match req.auto_pause {
+        None => None,
+        Some(s) if (min_idle..=max).contains(&s) => Some(s as i32),
+        Some(_) => {
+            return Err(bad(&format!(
+                "auto_pause must be between {min_idle} and {max} seconds"
+            )));
+        }
+    };
     let max_mounts = state.settings.volumes.max_mounts_per_sandbox;
     mounts::check(req.volumes.as_deref().unwrap_or_default(), max_mounts)?;
     let env_vars = req.env_vars.clone().unwrap_or_default();
@@ -73,6 +85,7 @@ pub fn validate<'a>(state: &Scheduler, req: &'a CreateSandbox) -> Result<Wanted<
         timeout_seconds,
         internet_access: req.internet_access.unwrap_or(true),
         env_vars,
+        auto_pause_seconds,
     })
 }
 

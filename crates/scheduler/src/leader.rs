@@ -19,6 +19,7 @@ use sqlx::{Connection as _, PgConnection};
 use tokio::task::JoinSet;
 
 use crate::Scheduler;
+use crate::idle::IdlePauser;
 use crate::pool::PoolRefill;
 use crate::reconcile::Reconciler;
 use api_error::chain;
@@ -81,6 +82,10 @@ async fn lead(
         (
             "pool refill",
             Box::pin(PoolRefill::new(state.clone()).run_forever()),
+        ),
+        (
+            "idle pauser",
+            Box::pin(IdlePauser::new(state.clone()).run_forever()),
         ),
     ];
     tasks.extend(extra.iter().map(|(name, start)| (*name, start())));

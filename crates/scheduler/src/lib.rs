@@ -12,6 +12,7 @@ pub mod create;
 mod create_request;
 pub mod credentials;
 pub mod idempotent;
+pub mod idle;
 pub mod leader;
 pub mod metrics;
 pub mod mounts;
@@ -58,6 +59,8 @@ pub struct Parts {
     pub routes: Arc<Routes>,
     /// Reconciler passes and leadership changes, for `/metrics`.
     pub metrics: SchedulerMetrics,
+    /// The sandboxes this replica served since its last write of `last_active_at` (auto-pause).
+    pub activity: Arc<db::activity::Activity>,
 }
 
 impl std::ops::Deref for Scheduler {

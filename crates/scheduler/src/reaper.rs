@@ -26,7 +26,8 @@ impl Reaper {
         db::idempotency::delete_expired(&self.state.pool).await?;
         let mut reaped = Vec::new();
         loop {
-            let ids = db::sandboxes::reap_expired(&self.state.pool, BATCH).await?;
+            let spare = self.state.settings.sandboxes.auto_pause_stops_clock;
+            let ids = db::sandboxes::reap_expired(&self.state.pool, BATCH, spare).await?;
             for id in &ids {
                 tracing::info!(sandbox.id = %id, "sandbox expired; deleting");
                 destroy_quietly(&self.state, id).await;

@@ -41,6 +41,7 @@ pub fn sandbox(row: &SandboxRow, router: &RouterSettings, listen_port: u16) -> S
         internet_access: row.internet_access,
         live_mode: false,
         timeout_seconds: row.timeout_seconds,
+        auto_pause: row.auto_pause_seconds,
         created_at: row.created_at,
         started_at: row.started_at,
         expires_at: row.expires_at,

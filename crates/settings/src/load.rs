@@ -105,6 +105,11 @@ impl Settings {
                 "sandboxes.reaper_interval_seconds must be positive",
             ));
         }
+        if s.auto_pause_interval_seconds == 0 || s.auto_pause_min_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "sandboxes.auto_pause_interval_seconds and auto_pause_min_seconds must be positive",
+            ));
+        }
         if self.runtime.create_timeout_seconds == 0
             || self.reconcile.interval_seconds == 0
             || self.reconcile.leader_retry_seconds == 0

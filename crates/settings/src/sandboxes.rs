@@ -23,6 +23,14 @@ pub struct SandboxSettings {
     pub reaper_interval_seconds: u32,
     /// How long an `Idempotency-Key` of `POST /v1/sandboxes` answers with the sandbox it made.
     pub idempotency_ttl_seconds: u32,
+    /// Smallest `auto_pause` accepted (idle seconds before an auto-pause); the largest is
+    /// `max_timeout_seconds`.
+    pub auto_pause_min_seconds: u32,
+    /// Seconds between two passes of the idle pauser (on the leader).
+    pub auto_pause_interval_seconds: u32,
+    /// Whether the time an auto-paused sandbox spends paused is added back to its deadline (its
+    /// clock stops while paused). Off: paused time counts against `timeout_seconds`, as for any pause.
+    pub auto_pause_stops_clock: bool,
 }
 
 impl Default for SandboxSettings {
@@ -36,6 +44,9 @@ impl Default for SandboxSettings {
             region: "local".into(),
             reaper_interval_seconds: 5,
             idempotency_ttl_seconds: 24 * 3600,
+            auto_pause_min_seconds: 10,
+            auto_pause_interval_seconds: 2,
+            auto_pause_stops_clock: false,
         }
     }
 }

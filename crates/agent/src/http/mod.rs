@@ -4,6 +4,7 @@
 //! minimum body rate → body limit → per-route token check (everything but `/health`, the
 //! configure step and the key push, which carry their own authorization).
 
+pub mod activity;
 pub mod commands;
 pub mod desktop;
 pub mod env;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
     let body_rate = state.config.body_rate;
     let protected = Router::new()
         .merge(health::routes())
+        .merge(activity::routes())
         .merge(execute::routes())
         .merge(commands::routes())
         .merge(files::routes())

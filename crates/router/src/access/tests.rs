@@ -15,6 +15,7 @@ fn route(keys: KeyRing, epoch: i64) -> Running {
         keys,
         preview_epoch: epoch,
         private_previews: true,
+        asleep: false,
     }
 }
 

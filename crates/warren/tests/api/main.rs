@@ -2,6 +2,7 @@
 //! `test_support::postgres`), with the fake runtime. One binary, one module per resource.
 
 mod auth;
+mod auto_pause;
 mod bad_input;
 mod bench_smoke;
 mod capacity;

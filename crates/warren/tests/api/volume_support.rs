@@ -19,15 +19,25 @@ pub const INSTANCE: &str = "warren-tests-volumes";
 
 /// `warren serve` with the Docker runtime on [`INSTANCE`] and `extra` settings.
 pub async fn serve(db: &TestDatabase, extra: &[(&str, &str)]) -> Replica {
-    let mut settings = vec![("WARREN_DOCKER__INSTANCE", INSTANCE)];
+    serve_as(INSTANCE, db, extra).await
+}
+
+/// [`serve`] on Docker instance `instance`.
+pub async fn serve_as(instance: &str, db: &TestDatabase, extra: &[(&str, &str)]) -> Replica {
+    let mut settings = vec![("WARREN_DOCKER__INSTANCE", instance)];
     settings.extend_from_slice(extra);
     serve_docker(db, &settings).await
 }
 
 /// The engine, as [`INSTANCE`]'s runtime.
 pub async fn engine() -> DockerRuntime {
+    engine_as(INSTANCE).await
+}
+
+/// [`engine`] as instance `instance`'s runtime.
+pub async fn engine_as(instance: &str) -> DockerRuntime {
     let settings = runtime_docker::DockerSettings {
-        instance: INSTANCE.into(),
+        instance: instance.into(),
         ..docker_settings()
     };
     DockerRuntime::connect(&settings)
