@@ -187,6 +187,7 @@ async fn create_new(
         // The column's value for a row just inserted; preview-link revocation bumps it later.
         preview_epoch: 0,
         volumes,
+        snapshot_id: None,
     };
     let admitted = Instant::now();
     // Finish in a task of its own, so a client that hangs up mid-create (the handler future is then
