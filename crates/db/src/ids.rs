@@ -74,7 +74,13 @@ mod tests {
     #[test]
     fn snapshot_ids_are_prefixed_labels() {
         assert!(is_snapshot_id(&new_snapshot_id()));
-        for s in ["", "snap_", "snap_Abcdefghijkl", "vol_abcdefghijkl", "abcdefghijkl"] {
+        for s in [
+            "",
+            "snap_",
+            "snap_Abcdefghijkl",
+            "vol_abcdefghijkl",
+            "abcdefghijkl",
+        ] {
             assert!(!is_snapshot_id(s), "{s}");
         }
     }
