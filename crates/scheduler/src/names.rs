@@ -1,5 +1,5 @@
-//! The names clients choose: of volumes (`[a-z0-9.-]`, never an id: ids have a `_`) and of
-//! sandboxes (`[A-Za-z0-9._-]`), both 1–63 bytes starting with a letter or digit.
+//! The names clients choose: of volumes (`[a-z0-9.-]`, never an id: ids have a `_`), of
+//! sandboxes and of snapshots (`[A-Za-z0-9._-]`), all 1–63 bytes starting with a letter or digit.
 
 use api_error::ApiError;
 
@@ -18,6 +18,13 @@ pub fn check_volume_name(name: &str) -> Result<(), ApiError> {
 pub fn check_sandbox_name(name: &str) -> Result<(), ApiError> {
     check(name, |b| b.is_ascii_alphanumeric() || b"._-".contains(&b)).map_err(|why| {
         ApiError::InvalidRequest(format!("sandbox name {why}: 1–63 of A-Z a-z 0-9 . _ -"))
+    })
+}
+
+/// `Ok` when `name` can label a snapshot (the characters of a sandbox name; not unique).
+pub fn check_snapshot_name(name: &str) -> Result<(), ApiError> {
+    check(name, |b| b.is_ascii_alphanumeric() || b"._-".contains(&b)).map_err(|why| {
+        ApiError::InvalidRequest(format!("snapshot name {why}: 1–63 of A-Z a-z 0-9 . _ -"))
     })
 }
 
