@@ -1,5 +1,6 @@
 //! Forks on the real engine: `POST /v1/sandboxes/{id}/fork` makes N sandboxes that each see the
-//! parent's files and then diverge on their own; counts over the cap are refused naming the limit;
+//! parent's files and then diverge on their own; one fork's failure (the live-sandbox cap) is its
+//! own entry, the others are made; counts over the cap are refused naming the limit;
 //! the fork's own snapshot is gone afterwards; another organization gets 404; the snapshot quota
 //! counts (forks take a snapshot too).
 //!
@@ -23,6 +24,7 @@ async fn fork_makes_independent_copies_refuses_counts_over_the_cap_and_counts_in
     let limits = [
         ("WARREN_SNAPSHOTS__MAX_FORK_COUNT", "3"),
         ("WARREN_SNAPSHOTS__ORG_MAX_COUNT", "2"),
+        ("WARREN_LIMITS__MAX_LIVE_SANDBOXES", "5"),
     ];
     let server = serve_as(&instance, &db, &limits).await;
     let api = Api::new(&server.base, &key);
@@ -90,7 +92,36 @@ async fn fork_makes_independent_copies_refuses_counts_over_the_cap_and_counts_in
             .status();
         assert_eq!(status, 401);
     }
-    assert_eq!(read_state(&parent).await, (sum, "parent".to_owned()));
+    assert_eq!(
+        read_state(&parent).await,
+        (sum.clone(), "parent".to_owned())
+    );
+
+    // One failure fails only its own fork: with the parent and three forks live, a cap of five
+    // leaves room for one more; the other two answer their own 403 in their entry.
+    let (status, more) = api.post(&path, json!({"count": 3})).await;
+    assert_eq!(status, 200, "{more}");
+    let codes: Vec<&str> = more
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["error"]["code"].as_str().unwrap_or("created"))
+        .collect();
+    let mut sorted = codes.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        ["RESOURCE_LIMIT_ERROR", "RESOURCE_LIMIT_ERROR", "created"],
+        "{more}"
+    );
+    let extra = more
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"].is_string())
+        .unwrap();
+    let extra = Sandbox::of(&pool, extra).await;
+    assert_eq!(read_state(&extra).await.0, sum);
 
     // The fork's snapshot is gone, row and copy.
     let (_, list) = api.get("/v1/snapshots").await;
