@@ -182,17 +182,19 @@ pub async fn delete_abandoned(
     .await
 }
 
-/// What a snapshot needs of the sandbox it is taken of.
+/// What a snapshot (and a fork) needs of the sandbox it is taken of.
 pub struct Source {
     pub status: String,
     pub template_id: Option<i64>,
     pub template_name: String,
     pub disk_mb: i32,
+    pub internet_access: bool,
+    pub timeout_seconds: Option<i64>,
 }
 
-/// The organization's sandbox `id` (not deleted), its row locked (`FOR UPDATE`) until the
-/// transaction ends: lifecycle actions, which write their intent with a conditional update of the
-/// row, wait for the snapshot to be taken.
+/// The organization's sandbox `id` (deleted ones too, for a clear refusal), its row locked
+/// (`FOR UPDATE`) until the transaction ends: lifecycle actions, which write their intent with a
+/// conditional update of the row, wait for the snapshot to be taken.
 pub async fn lock_source(
     conn: &mut PgConnection,
     org_id: i64,
@@ -200,8 +202,8 @@ pub async fn lock_source(
 ) -> Result<Option<Source>, sqlx::Error> {
     sqlx::query_as!(
         Source,
-        "SELECT status, template_id, template_name, disk_mb FROM sandboxes
-         WHERE id = $1 AND organization_id = $2 AND status <> 'deleted' FOR UPDATE",
+        "SELECT status, template_id, template_name, disk_mb, internet_access, timeout_seconds
+         FROM sandboxes WHERE id = $1 AND organization_id = $2 FOR UPDATE",
         id,
         org_id,
     )

@@ -21,20 +21,18 @@ pub async fn fork(
     count: i64,
 ) -> Result<Vec<Result<Created, ApiError>>, ApiError> {
     let count = check_count(count, state.settings.snapshots.max_fork_count)?;
-    let parent = crate::actions::find(state, org_id, sandbox_id).await?;
     let snapshot_id = db::ids::new_snapshot_id();
+    let parent = snapshots::take(state, org_id, sandbox_id, &snapshot_id, None, true).await?;
     let req = CreateSandbox {
         snapshot_id: Some(snapshot_id.clone()),
         internet_access: Some(parent.internet_access),
         timeout_seconds: parent.timeout_seconds,
         ..CreateSandbox::default()
     };
-    // The parent's own values, checked before anything is made.
-    validate(state, &req)?;
-    snapshots::take(state, org_id, sandbox_id, &snapshot_id, None, true).await?;
     // In a task of its own, so a client that hangs up mid-fork still gets its snapshot removed.
     let state = state.clone();
     let forked = tokio::spawn(async move {
+        // The parent's own values (its timeout, say, over a since lowered maximum) may be refused.
         let outcomes = match validate(&state, &req) {
             Ok(mut wanted) => {
                 wanted.forking = true;

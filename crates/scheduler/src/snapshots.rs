@@ -5,7 +5,7 @@
 
 use api_error::{ApiError, chain};
 use api_types::snapshots::{CreateSnapshot, Snapshot};
-use db::snapshots::{NewSnapshot, SnapshotRow};
+use db::snapshots::{NewSnapshot, SnapshotRow, Source};
 use lifecycle::SandboxStatus;
 use lifecycle::SandboxStatus as S;
 use settings::SnapshotSettings;
@@ -38,8 +38,8 @@ pub async fn create(
     get(state, org_id, &id).await
 }
 
-/// Reserves and takes the snapshot `id` of `sandbox_id`. `ready` unless `hidden` (a fork's, which
-/// stays `creating`, invisible to the API, until [`discard`]).
+/// Reserves and takes the snapshot `id` of `sandbox_id`; what it read of the sandbox. `ready`
+/// unless `hidden` (a fork's, which stays `creating`, invisible to the API, until [`discard`]).
 pub(crate) async fn take(
     state: &Scheduler,
     org_id: i64,
@@ -47,7 +47,7 @@ pub(crate) async fn take(
     id: &str,
     name: Option<&str>,
     hidden: bool,
-) -> Result<(), ApiError> {
+) -> Result<Source, ApiError> {
     if !db::ids::is_sandbox_id(sandbox_id) {
         return Err(ApiError::SandboxNotFound);
     }
@@ -107,10 +107,12 @@ pub(crate) async fn take(
         }
         Ok(())
     });
-    taken.await.map_err(ApiError::internal)?
+    taken.await.map_err(ApiError::internal)??;
+    Ok(source)
 }
 
-/// 409 unless a sandbox in `status` can be snapshotted.
+/// 409 unless a sandbox in `status` can be snapshotted (a deleted one of the organization too: it
+/// is known, and its disk is gone).
 fn check_state(status: SandboxStatus) -> Result<(), ApiError> {
     if SNAPSHOTTABLE.contains(&status) {
         return Ok(());

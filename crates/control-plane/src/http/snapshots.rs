@@ -40,9 +40,10 @@ pub fn routes() -> Router<AppState> {
         (status = 403, body = ControlErrorBody,
          description = "The organization's snapshot quota would be exceeded (`SNAPSHOT_QUOTA_EXCEEDED`)"),
         (status = 404, body = ControlErrorBody,
-         description = "Unknown, deleted or another organization's sandbox (`SANDBOX_NOT_FOUND`)"),
+         description = "Unknown or another organization's sandbox (`SANDBOX_NOT_FOUND`)"),
         (status = 409, body = ControlErrorBody,
-         description = "The sandbox is not running, paused or stopped (`INVALID_STATE_TRANSITION`)"),
+         description = "The sandbox is not running, paused or stopped: in a transition, failed or \
+             deleted (`INVALID_STATE_TRANSITION`)"),
         (status = 501, body = ControlErrorBody,
          description = "The runtime takes no snapshots (`SNAPSHOTS_UNSUPPORTED`)"),
     )
@@ -78,9 +79,10 @@ async fn create(
         (status = 403, body = ControlErrorBody,
          description = "The organization's snapshot quota is full (`SNAPSHOT_QUOTA_EXCEEDED`)"),
         (status = 404, body = ControlErrorBody,
-         description = "Unknown, deleted or another organization's sandbox (`SANDBOX_NOT_FOUND`)"),
+         description = "Unknown or another organization's sandbox (`SANDBOX_NOT_FOUND`)"),
         (status = 409, body = ControlErrorBody,
-         description = "The sandbox is not running, paused or stopped (`INVALID_STATE_TRANSITION`)"),
+         description = "The sandbox is not running, paused or stopped: in a transition, failed or \
+             deleted (`INVALID_STATE_TRANSITION`)"),
     )
 )]
 async fn fork_sandbox(

@@ -1,7 +1,7 @@
 //! Filesystem snapshots on the real engine, through `warren serve` and the agent in each sandbox:
 //! a file written in a sandbox is in a new sandbox made from its snapshot, byte for byte, while
 //! the original changes on; the snapshot outlives its sandbox; another organization gets 404 for
-//! it and cannot start from it; a stopped sandbox can be snapshotted, a deleted one not; the
+//! it and cannot start from it; a stopped sandbox can be snapshotted, a deleted one not (409); the
 //! delete removes the copy (forks: `forks.rs`, crashes: `snapshot_reconcile.rs`).
 //!
 //! In the `docker-engine` test group (`.config/nextest.toml`).
@@ -154,10 +154,16 @@ async fn a_snapshot_keeps_the_files_byte_for_byte_outlives_its_sandbox_and_is_pr
         .await;
     assert_eq!(status, 400, "{body}");
 
-    // The snapshot outlives its sandbox; a deleted sandbox is not found.
+    // The snapshot outlives its sandbox; a deleted sandbox cannot be snapshotted (409).
     let (status, body) = api.delete(&format!("/v1/sandboxes/{}", a.id)).await;
     assert_eq!(status, 200, "{body}");
-    not_found(api.post(&path, json!({})).await, "SANDBOX_NOT_FOUND");
+    let (status, body) = api.post(&path, json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "INVALID_STATE_TRANSITION", "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("deleted"),
+        "{body}"
+    );
     let c = Sandbox::of(&pool, &created(&api, json!({"snapshot_id": snap_id})).await).await;
     assert_eq!(read_state(&c).await, (sum, "before".to_owned()));
 
