@@ -39,9 +39,7 @@ pub fn validate<'a>(state: &Scheduler, req: &'a CreateSandbox) -> Result<Wanted<
         }
         None if req.snapshot_id.is_some() => None,
         None => {
-            return Err(bad(
-                "template_name or template_id (or snapshot_id) is required",
-            ));
+            return Err(bad("template_name or template_id is required"));
         }
     };
     let snapshot = req.snapshot_id.as_deref();

@@ -145,6 +145,16 @@ async fn a_snapshot_keeps_the_files_byte_for_byte_outlives_its_sandbox_and_is_pr
     assert_eq!(theirs["data"], json!([]), "{theirs}");
     let (_, theirs) = other.get("/v1/snapshots").await;
     assert_eq!(theirs["data"], json!([]), "{theirs}");
+    // Ids that cannot be snapshot ids, and no template nor snapshot, are refused; bad names too.
+    not_found(
+        api.post("/v1/sandboxes", json!({"snapshot_id": "nope"}))
+            .await,
+        "SNAPSHOT_NOT_FOUND",
+    );
+    let (status, body) = api.post("/v1/sandboxes", json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = api.post(&path, json!({"name": "a b"})).await;
+    assert_eq!(status, 400, "{body}");
     // A template other than the snapshot's is refused.
     let (status, body) = api
         .post(
