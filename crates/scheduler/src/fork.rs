@@ -1,5 +1,5 @@
 //! `POST /v1/sandboxes/{id}/fork`: N new sandboxes from one sandbox's filesystem. A snapshot is
-//! taken ([`crate::snapshots::take`], hidden: it stays `creating`, so a crash mid-fork leaves a row
+//! taken (hidden: it stays `creating`, so a crash mid-fork leaves a row
 //! the reconciler removes with its copy), then N creates start from it at once, each with its own
 //! id and token and its own outcome; then the snapshot goes (each fork has a copy of its own).
 
