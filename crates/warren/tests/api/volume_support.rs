@@ -1,4 +1,4 @@
-//! What the volume and create-by-name tests share: a `warren serve` on the real engine under an
+//! What the volume, snapshot, fork and create-by-name tests share: a `warren serve` on the real engine under an
 //! instance of their own (so that no other test's reconciler removes their containers or volumes),
 //! a second organization, JSON calls and commands run in a sandbox through its agent.
 
@@ -19,15 +19,25 @@ pub const INSTANCE: &str = "warren-tests-volumes";
 
 /// `warren serve` with the Docker runtime on [`INSTANCE`] and `extra` settings.
 pub async fn serve(db: &TestDatabase, extra: &[(&str, &str)]) -> Replica {
-    let mut settings = vec![("WARREN_DOCKER__INSTANCE", INSTANCE)];
+    serve_as(INSTANCE, db, extra).await
+}
+
+/// `warren serve` with the Docker runtime on `instance` and `extra` settings.
+pub async fn serve_as(instance: &str, db: &TestDatabase, extra: &[(&str, &str)]) -> Replica {
+    let mut settings = vec![("WARREN_DOCKER__INSTANCE", instance)];
     settings.extend_from_slice(extra);
     serve_docker(db, &settings).await
 }
 
 /// The engine, as [`INSTANCE`]'s runtime.
 pub async fn engine() -> DockerRuntime {
+    engine_as(INSTANCE).await
+}
+
+/// The engine, as `instance`'s runtime.
+pub async fn engine_as(instance: &str) -> DockerRuntime {
     let settings = runtime_docker::DockerSettings {
-        instance: INSTANCE.into(),
+        instance: instance.into(),
         ..docker_settings()
     };
     DockerRuntime::connect(&settings)
