@@ -70,6 +70,23 @@ pub enum ApiError {
         used_mb: i64,
         quota_mb: i64,
     },
+    #[error("Snapshot not found")]
+    SnapshotNotFound,
+    /// The organization's snapshots would exceed `snapshots.org_max_count` (`limit: "count"`) or
+    /// `snapshots.org_quota_mb` (`limit: "size_mb"`).
+    #[error("snapshot quota exceeded")]
+    SnapshotQuotaExceeded {
+        limit: &'static str,
+        requested: i64,
+        used: i64,
+        quota: i64,
+    },
+    /// A fork `count` over `snapshots.max_fork_count`.
+    #[error("fork count over the limit")]
+    ForkLimit { requested: i64, limit: i64 },
+    /// The runtime takes no snapshots (no btrfs sandbox disk).
+    #[error("snapshots are not supported by this runtime")]
+    SnapshotsUnsupported,
     /// An `Idempotency-Key` already used for a create with another body.
     #[error("idempotency key reused with another request")]
     IdempotencyKeyReused,
@@ -114,6 +131,19 @@ impl ApiError {
     /// The stable code (`SANDBOX_NOT_FOUND`, ...).
     pub fn code(&self) -> &'static str {
         self.parts().1
+    }
+
+    /// The status and the envelope this error answers with (logged: 5xx at `error` with the whole
+    /// chain, refusals at `debug`); also one entry of an answer that reports several outcomes.
+    pub fn envelope(&self) -> (StatusCode, ControlErrorBody) {
+        let (status, code, message) = self.parts();
+        if status.is_server_error() {
+            tracing::error!(error.code = code, error.chain = %chain(self), "request failed");
+        } else {
+            tracing::debug!(error.code = code, error.message = %message, "request refused");
+        }
+        let body = ControlErrorBody::new(code, message, request_id::current(), self.details());
+        (status, body)
     }
 
     /// Status, stable code and client-safe message.
@@ -245,6 +275,44 @@ impl ApiError {
                      holds {used_mb} and the volume needs {requested_mb} (volumes.org_quota_mb)"
                 ),
             ),
+            SnapshotNotFound => (
+                StatusCode::NOT_FOUND,
+                "SNAPSHOT_NOT_FOUND",
+                "Snapshot not found".into(),
+            ),
+            SnapshotQuotaExceeded {
+                limit,
+                requested,
+                used,
+                quota,
+            } => (
+                StatusCode::FORBIDDEN,
+                "SNAPSHOT_QUOTA_EXCEEDED",
+                if *limit == "count" {
+                    format!(
+                        "Snapshot quota exceeded: this organization may hold {quota} snapshots and \
+                         holds {used} (snapshots.org_max_count)"
+                    )
+                } else {
+                    format!(
+                        "Snapshot quota exceeded: this organization may hold {quota} MiB of \
+                         snapshots, holds {used} and the snapshot needs {requested} \
+                         (snapshots.org_quota_mb)"
+                    )
+                },
+            ),
+            ForkLimit { requested, limit } => (
+                StatusCode::BAD_REQUEST,
+                "FORK_LIMIT_EXCEEDED",
+                format!(
+                    "count must be between 1 and {limit} (snapshots.max_fork_count); got {requested}"
+                ),
+            ),
+            SnapshotsUnsupported => (
+                StatusCode::NOT_IMPLEMENTED,
+                "SNAPSHOTS_UNSUPPORTED",
+                "This server's runtime takes no snapshots (they need a btrfs sandbox disk)".into(),
+            ),
             IdempotencyKeyReused => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "IDEMPOTENCY_KEY_REUSED",
@@ -353,6 +421,22 @@ impl ApiError {
                 "quota_mb": quota_mb,
                 "available_mb": (quota_mb - used_mb).max(0),
             }),
+            ApiError::SnapshotQuotaExceeded {
+                limit,
+                requested,
+                used,
+                quota,
+            } => json!({
+                "limit": limit,
+                "requested": requested,
+                "used": used,
+                "quota": quota,
+                "available": (quota - used).max(0),
+            }),
+            ApiError::ForkLimit { requested, limit } => json!({
+                "requested": requested,
+                "limit": limit,
+            }),
             ApiError::RateLimited {
                 retry_after_seconds,
             } => {
@@ -422,13 +506,7 @@ pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, message) = self.parts();
-        if status.is_server_error() {
-            tracing::error!(error.code = code, error.chain = %chain(&self), "request failed");
-        } else {
-            tracing::debug!(error.code = code, error.message = %message, "request refused");
-        }
-        let body = ControlErrorBody::new(code, message, request_id::current(), self.details());
+        let (status, body) = self.envelope();
         let mut response = (status, Json(body)).into_response();
         if let ApiError::RateLimited {
             retry_after_seconds,
@@ -507,6 +585,49 @@ mod tests {
         let (status, _, error) = answer(cap).await;
         assert_eq!(status, 403);
         assert_eq!(error["details"]["available"], 0, "never negative");
+    }
+
+    #[tokio::test]
+    async fn snapshot_refusals_name_their_limit() {
+        let quota = ApiError::SnapshotQuotaExceeded {
+            limit: "size_mb",
+            requested: 10,
+            used: 95,
+            quota: 100,
+        };
+        let (status, _, error) = answer(quota).await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (403, Some("SNAPSHOT_QUOTA_EXCEEDED"))
+        );
+        assert_eq!(error["details"]["available"], 5);
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("snapshots.org_quota_mb")
+        );
+        let (status, _, error) = answer(ApiError::ForkLimit {
+            requested: 11,
+            limit: 10,
+        })
+        .await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (400, Some("FORK_LIMIT_EXCEEDED"))
+        );
+        assert_eq!(error["details"]["limit"], 10);
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("snapshots.max_fork_count")
+        );
+        let (status, _, error) = answer(ApiError::SnapshotNotFound).await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (404, Some("SNAPSHOT_NOT_FOUND"))
+        );
     }
 
     #[test]

@@ -56,7 +56,8 @@ pub struct Sandbox {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// `POST /v1/sandboxes` request. Either `template_name` or `template_id`; the rest optional.
+/// `POST /v1/sandboxes` request. Either `template_name` or `template_id` (or `snapshot_id`); the
+/// rest optional.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateSandbox {
@@ -86,8 +87,13 @@ pub struct CreateSandbox {
     /// Warren extension: pause the sandbox after this many seconds without API or router traffic
     /// and without work in it (background processes, terminals, listening ports); the next request
     /// to its agent or a preview resumes it (docs/auto-pause.md).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_pause: Option<i64>,
+    /// Warren extension: start from this snapshot (`/v1/snapshots`): its template's image with
+    /// the snapshot's files. `template_name` and `template_id` may then be left out (given, they
+    /// must name the snapshot's template). Never served from the warm pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<String>,
 }
 
 /// `POST /v1/sandboxes` response: the sandbox object plus its first agent token.

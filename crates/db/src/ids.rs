@@ -1,6 +1,6 @@
 //! Sandbox ids: 12 characters of `[a-z0-9]` starting with a letter, so they are DNS labels and never
 //! look like the `{port}-{id}` prefix the router parses. Volume ids are `vol_` and one of those: no
-//! volume name has a `_`, so a name never reads as an id.
+//! volume name has a `_`, so a name never reads as an id. Snapshot ids are `snap_` and one.
 
 use rand::Rng;
 
@@ -26,6 +26,19 @@ pub fn new_volume_id() -> String {
 
 /// What every volume id starts with.
 pub const VOLUME_PREFIX: &str = "vol_";
+
+/// A fresh random snapshot id, `snap_` and a sandbox-id-like label.
+pub fn new_snapshot_id() -> String {
+    format!("{SNAPSHOT_PREFIX}{}", new_sandbox_id())
+}
+
+/// What every snapshot id starts with.
+pub const SNAPSHOT_PREFIX: &str = "snap_";
+
+/// Whether `s` could be a snapshot id; anything else is answered 404 without a lookup.
+pub fn is_snapshot_id(s: &str) -> bool {
+    s.strip_prefix(SNAPSHOT_PREFIX).is_some_and(is_sandbox_id)
+}
 
 /// Whether `s` could be a sandbox id; anything else is answered 404 without a lookup.
 pub fn is_sandbox_id(s: &str) -> bool {
@@ -56,6 +69,20 @@ mod tests {
             is_sandbox_id(id.strip_prefix(VOLUME_PREFIX).unwrap()),
             "{id}"
         );
+    }
+
+    #[test]
+    fn snapshot_ids_are_prefixed_labels() {
+        assert!(is_snapshot_id(&new_snapshot_id()));
+        for s in [
+            "",
+            "snap_",
+            "snap_Abcdefghijkl",
+            "vol_abcdefghijkl",
+            "abcdefghijkl",
+        ] {
+            assert!(!is_snapshot_id(s), "{s}");
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod orgs;
 pub mod pool;
 pub mod reconcile;
 pub mod sandboxes;
+pub mod snapshots;
 pub mod template_build_logs;
 pub mod template_builds;
 pub mod template_uploads;

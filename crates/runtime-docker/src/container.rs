@@ -128,6 +128,8 @@ pub struct Request<'a> {
     pub network: &'a str,
     /// The volumes it mounts.
     pub volumes: &'a [runtime::VolumeMount],
+    /// The snapshot its disk starts as a copy of.
+    pub snapshot_id: Option<&'a str>,
 }
 
 /// Everything one sandbox container is made from.
@@ -143,7 +145,7 @@ pub struct Plan<'a> {
     pub holder: &'a str,
     /// The limits of its user processes.
     pub user_limits: &'a UserLimits,
-    /// The bind mounts of its volumes ([`crate::volumes::Volumes::mounts`]).
+    /// The bind mounts of its volumes ([`crate::volumes::Store::mounts`]).
     pub volumes: &'a [Mount],
 }
 
@@ -397,6 +399,7 @@ mod tests {
             identity,
             network: "net",
             volumes: &[],
+            snapshot_id: None,
         };
         Plan {
             request,

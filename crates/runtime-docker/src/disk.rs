@@ -112,6 +112,34 @@ impl DiskPool {
         Ok(SandboxDisk { dir })
     }
 
+    /// Makes the subvolume of `sandbox_id` a writable copy-on-write snapshot of `source` (a
+    /// [`Self::snapshot`]), limited to `disk_mb`. A leftover subvolume of the same id is replaced.
+    pub async fn restore(
+        &self,
+        sandbox_id: &str,
+        disk_mb: u32,
+        source: &Path,
+    ) -> Result<SandboxDisk, RuntimeError> {
+        let dir = self.dir(sandbox_id);
+        self.remove_subvolume(&dir).await?;
+        btrfs(&["subvolume", "snapshot"], &[source, &dir]).await?;
+        self.limit_or_remove(&dir, disk_mb, |_| Ok(())).await?;
+        Ok(SandboxDisk { dir })
+    }
+
+    /// Takes a read-only snapshot of the subvolume of `sandbox_id` at `dest` (under this pool's
+    /// root): instant, copy-on-write. A leftover at `dest` is replaced.
+    pub async fn snapshot(&self, sandbox_id: &str, dest: &Path) -> Result<(), RuntimeError> {
+        let source = self.dir(sandbox_id);
+        if !source.exists() {
+            return Err(RuntimeError::NotFound(sandbox_id.to_owned()));
+        }
+        self.remove_subvolume(dest).await?;
+        btrfs(&["subvolume", "snapshot", "-r"], &[&source, dest])
+            .await
+            .map(drop)
+    }
+
     /// Makes the subvolume `dir` (under this pool's root), limited to `limit_mb`, and runs
     /// `prepare` on it. A leftover subvolume at `dir` is replaced; a failure leaves none.
     pub async fn create_subvolume(
@@ -122,6 +150,17 @@ impl DiskPool {
     ) -> Result<(), RuntimeError> {
         self.remove_subvolume(dir).await?;
         btrfs(&["subvolume", "create"], &[dir]).await?;
+        self.limit_or_remove(dir, limit_mb, prepare).await
+    }
+
+    /// Limits the new subvolume `dir` to `limit_mb` and runs `prepare` on it; removes it when
+    /// either fails.
+    async fn limit_or_remove(
+        &self,
+        dir: &Path,
+        limit_mb: u32,
+        prepare: impl FnOnce(&Path) -> std::io::Result<()> + Send + 'static,
+    ) -> Result<(), RuntimeError> {
         let limit = format!("{limit_mb}M");
         let made = async {
             btrfs(&["qgroup", "limit", &limit], &[dir]).await?;

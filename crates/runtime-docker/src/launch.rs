@@ -46,8 +46,15 @@ impl DockerRuntime {
                     self.remove_container(sandbox_id).await?;
                 }
                 let disk_mb = request.resources.disk_mb;
-                Some(pool.create(sandbox_id, disk_mb, facts.user).await?)
+                Some(match request.snapshot_id {
+                    Some(snapshot) => {
+                        let source = self.snapshots.dir(snapshot)?;
+                        pool.restore(sandbox_id, disk_mb, &source).await?
+                    }
+                    None => pool.create(sandbox_id, disk_mb, facts.user).await?,
+                })
             }
+            None if request.snapshot_id.is_some() => return Err(crate::volumes::no_snapshots()),
             None => None,
         };
         phases.end("disk");

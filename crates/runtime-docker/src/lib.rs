@@ -15,6 +15,7 @@ mod images;
 mod launch;
 mod network;
 mod secrets;
+mod snapshot;
 mod volumes;
 
 use std::collections::{HashMap, HashSet};
@@ -41,7 +42,7 @@ use crate::engine::{
 };
 use crate::holder::Holders;
 use crate::secrets::SecretStore;
-use crate::volumes::Volumes;
+use crate::volumes::Store;
 
 pub use images::DockerImages;
 pub use runtime::{DockerSettings, Headroom, NetworkSettings};
@@ -67,7 +68,9 @@ pub struct DockerRuntime {
     /// Template images, on the same engine.
     images: Arc<DockerImages>,
     /// Volumes sandboxes mount.
-    volumes: Volumes,
+    volumes: Store,
+    /// Snapshots of sandboxes' disks.
+    snapshots: Store,
 }
 
 /// Fails unless the agent sandboxes mount exists: the volume `agent_volume`, else the file
@@ -130,7 +133,8 @@ impl DockerRuntime {
             None => None,
         };
         let cgroups = cgroup::detect(&docker, settings).await;
-        let volumes = Volumes::open(settings, disk.as_ref())?;
+        let volumes = Store::open(settings, disk.as_ref(), "volumes")?;
+        let snapshots = Store::open(settings, disk.as_ref(), "snapshots")?;
         Ok(Self {
             docker,
             settings: settings.clone(),
@@ -142,6 +146,7 @@ impl DockerRuntime {
             http: agent::client()?,
             images: Arc::new(DockerImages::new(&settings.socket)?),
             volumes,
+            snapshots,
         })
     }
 
@@ -202,6 +207,7 @@ impl SandboxRuntime for DockerRuntime {
             identity,
             network,
             volumes: &spec.volumes,
+            snapshot_id: spec.snapshot_id.as_deref(),
         };
         let agent_addr = self.launch(request).await?;
         Ok(RuntimeSandbox {
@@ -223,6 +229,7 @@ impl SandboxRuntime for DockerRuntime {
             },
             network: self.network_name(true),
             volumes: &[],
+            snapshot_id: None,
         };
         let agent_addr = self.launch(request).await?;
         Ok(PooledSandbox {
@@ -363,6 +370,22 @@ impl SandboxRuntime for DockerRuntime {
 
     async fn list_volumes(&self) -> Result<Vec<String>, RuntimeError> {
         self.volumes.list()
+    }
+
+    fn snapshots_supported(&self) -> bool {
+        self.disk.is_some()
+    }
+
+    async fn snapshot(&self, sandbox_id: &str, snapshot_id: &str) -> Result<(), RuntimeError> {
+        self.take_snapshot(sandbox_id, snapshot_id).await
+    }
+
+    async fn remove_snapshot(&self, snapshot_id: &str) -> Result<(), RuntimeError> {
+        self.snapshots.remove(snapshot_id).await
+    }
+
+    async fn list_snapshots(&self) -> Result<Vec<String>, RuntimeError> {
+        self.snapshots.list()
     }
 
     async fn shutdown(&self) {

@@ -1,8 +1,10 @@
-//! Volumes: data that outlives sandboxes, one directory per volume under `volumes/{instance}` of
-//! the sandbox disk, bind-mounted into the sandboxes that name it. On btrfs each volume is a
-//! subvolume with a qgroup limit of its size, as a sandbox's own disk is ([`crate::disk`]); where
-//! the disk is no btrfs filesystem it is a plain directory and what is written is not bounded (the
-//! connect warning says so; the control plane still reserves the size against the quota).
+//! What outlives sandboxes on the sandbox disk, one directory per id under `{kind}/{instance}`:
+//! volumes (`volumes/`), bind-mounted into the sandboxes that name them, and snapshots
+//! (`snapshots/`), read-only btrfs snapshots of a sandbox's disk that new sandboxes start from. On
+//! btrfs each volume is a subvolume with a qgroup limit of its size, as a sandbox's own disk is
+//! ([`crate::disk`]); where the disk is no btrfs filesystem a volume is a plain directory and what
+//! is written is not bounded (the connect warning says so; the control plane still reserves the
+//! size against the quota), and there are no snapshots.
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -14,23 +16,28 @@ use crate::container::DEFAULT_USER;
 use crate::disk::DiskPool;
 use crate::engine::failed;
 
-/// Where the volumes of one instance live, and the btrfs pool bounding them (if any).
+/// Where the volumes (or the snapshots) of one instance live, and the btrfs pool bounding them (if
+/// any).
 #[derive(Debug)]
-pub struct Volumes {
+pub struct Store {
     root: PathBuf,
     disk: Option<DiskPool>,
 }
 
-impl Volumes {
-    /// The volumes directory of `settings.instance`: on the disk pool when there is one, else in
-    /// `sandbox_disk_dir`, else in `state_dir`. Made if missing.
-    pub fn open(settings: &DockerSettings, disk: Option<&DiskPool>) -> Result<Self, RuntimeError> {
+impl Store {
+    /// The `kind` directory (`volumes`, `snapshots`) of `settings.instance`: on the disk pool when
+    /// there is one, else in `sandbox_disk_dir`, else in `state_dir`. Made if missing.
+    pub fn open(
+        settings: &DockerSettings,
+        disk: Option<&DiskPool>,
+        kind: &str,
+    ) -> Result<Self, RuntimeError> {
         let base = match (disk, &settings.sandbox_disk_dir) {
             (Some(pool), _) => pool.root().to_owned(),
             (None, Some(dir)) => dir.clone(),
             (None, None) => settings.state_dir.clone(),
         };
-        let root = base.join("volumes").join(&settings.instance);
+        let root = base.join(kind).join(&settings.instance);
         std::fs::create_dir_all(&root)
             .map_err(|e| failed(format!("cannot make {}: {e}", root.display())))?;
         Ok(Self {
@@ -39,10 +46,22 @@ impl Volumes {
         })
     }
 
-    /// The host directory of volume `volume_id`.
+    /// The host directory of volume (or snapshot) `volume_id`.
     pub fn dir(&self, volume_id: &str) -> Result<PathBuf, RuntimeError> {
         check_volume_id(volume_id)?;
         Ok(self.root.join(volume_id))
+    }
+
+    /// Takes `snapshot_id` as a read-only copy-on-write snapshot of the disk of `sandbox_id`
+    /// (instant on btrfs; a leftover of the same id is replaced). Only on a btrfs pool.
+    pub async fn take_snapshot(
+        &self,
+        snapshot_id: &str,
+        sandbox_id: &str,
+    ) -> Result<(), RuntimeError> {
+        let dir = self.dir(snapshot_id)?;
+        let pool = self.disk.as_ref().ok_or_else(no_snapshots)?;
+        pool.snapshot(sandbox_id, &dir).await
     }
 
     /// Makes the volume, empty and owned by the sandbox user; a leftover is replaced.
@@ -60,7 +79,7 @@ impl Volumes {
         }
     }
 
-    /// Removes the volume and its data; an unknown one is not an error.
+    /// Removes the volume (or snapshot) and its data; an unknown one is not an error.
     pub async fn remove(&self, volume_id: &str) -> Result<(), RuntimeError> {
         let dir = self.dir(volume_id)?;
         match &self.disk {
@@ -91,7 +110,7 @@ impl Volumes {
             .collect()
     }
 
-    /// The ids of every volume of this instance.
+    /// The ids of every volume (or snapshot) of this instance.
     pub fn list(&self) -> Result<Vec<String>, RuntimeError> {
         let entries = std::fs::read_dir(&self.root)
             .map_err(|e| failed(format!("cannot list {}: {e}", self.root.display())))?;
@@ -100,6 +119,11 @@ impl Volumes {
             .filter(|name| check_volume_id(name).is_ok())
             .collect())
     }
+}
+
+/// Why a backend without a btrfs sandbox disk takes no snapshots.
+pub fn no_snapshots() -> RuntimeError {
+    failed("snapshots need a btrfs sandbox disk (docker.sandbox_disk_dir)")
 }
 
 /// A volume id is a path component of `[a-z0-9_]`, at most 63 bytes.
@@ -152,7 +176,7 @@ mod tests {
     #[tokio::test]
     async fn plain_directories_are_made_listed_and_removed() {
         let tmp = tempfile::tempdir().unwrap();
-        let volumes = Volumes::open(&settings(tmp.path()), None).unwrap();
+        let volumes = Store::open(&settings(tmp.path()), None, "volumes").unwrap();
         volumes.create("vol_abc", 10).await.unwrap();
         let dir = volumes.dir("vol_abc").unwrap();
         assert!(dir.starts_with(tmp.path().join("volumes/unit")));
@@ -168,7 +192,7 @@ mod tests {
     #[tokio::test]
     async fn mounts_bind_existing_volumes_read_only_when_asked() {
         let tmp = tempfile::tempdir().unwrap();
-        let volumes = Volumes::open(&settings(tmp.path()), None).unwrap();
+        let volumes = Store::open(&settings(tmp.path()), None, "volumes").unwrap();
         volumes.create("vol_a", 10).await.unwrap();
         let mount = |id: &str, read_only| VolumeMount {
             volume_id: id.into(),

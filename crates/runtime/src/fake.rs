@@ -57,6 +57,8 @@ struct Inner {
     action_delay: Duration,
     /// Volumes, by id: their size.
     volumes: BTreeMap<String, u32>,
+    /// Snapshots, by id: the sandbox each was taken of.
+    snapshots: BTreeMap<String, String>,
 }
 
 /// The fake backend. Agents "listen" on `127.0.0.1:7777`.
@@ -136,6 +138,7 @@ impl FakeRuntime {
             viewer_base: None,
             preview_epoch: 0,
             volumes: Vec::new(),
+            snapshot_id: None,
         };
         self.lock()
             .sandboxes
@@ -360,6 +363,11 @@ impl SandboxRuntime for FakeRuntime {
                 }
                 None => {}
             }
+            if let Some(snapshot) = &spec.snapshot_id
+                && !inner.snapshots.contains_key(snapshot)
+            {
+                return Err(RuntimeError::Failed("fake: no such snapshot".into()));
+            }
             inner.sandboxes.insert(
                 spec.sandbox_id.clone(),
                 (RuntimeState::Running, spec.clone()),
@@ -504,6 +512,30 @@ impl SandboxRuntime for FakeRuntime {
     async fn list_volumes(&self) -> Result<Vec<String>, RuntimeError> {
         Ok(self.volume_ids())
     }
+
+    fn snapshots_supported(&self) -> bool {
+        true
+    }
+
+    async fn snapshot(&self, sandbox_id: &str, snapshot_id: &str) -> Result<(), RuntimeError> {
+        let mut inner = self.lock();
+        if !inner.sandboxes.contains_key(sandbox_id) {
+            return Err(RuntimeError::NotFound(sandbox_id.to_owned()));
+        }
+        inner
+            .snapshots
+            .insert(snapshot_id.to_owned(), sandbox_id.to_owned());
+        Ok(())
+    }
+
+    async fn remove_snapshot(&self, snapshot_id: &str) -> Result<(), RuntimeError> {
+        self.lock().snapshots.remove(snapshot_id);
+        Ok(())
+    }
+
+    async fn list_snapshots(&self) -> Result<Vec<String>, RuntimeError> {
+        Ok(self.lock().snapshots.keys().cloned().collect())
+    }
 }
 
 #[cfg(test)]
@@ -528,6 +560,7 @@ mod tests {
             viewer_base: None,
             preview_epoch: 0,
             volumes: Vec::new(),
+            snapshot_id: None,
         }
     }
 

@@ -71,6 +71,16 @@ pub trait SandboxRuntime: Send + Sync + 'static {
     async fn remove_volume(&self, volume_id: &str) -> Result<(), RuntimeError>;
     /// The ids of every volume the backend holds, for reconciliation.
     async fn list_volumes(&self) -> Result<Vec<String>, RuntimeError>;
+    /// Whether this backend takes filesystem snapshots ([`Self::snapshot`]).
+    fn snapshots_supported(&self) -> bool;
+    /// Takes the snapshot `snapshot_id` of everything the sandbox can write (its disk), whether it
+    /// runs, is paused or stopped; a running sandbox is frozen for the instant the copy takes, so the
+    /// snapshot is one consistent moment of it. A leftover of the same id is replaced.
+    async fn snapshot(&self, sandbox_id: &str, snapshot_id: &str) -> Result<(), RuntimeError>;
+    /// Removes a snapshot. Idempotent: an unknown id is not an error.
+    async fn remove_snapshot(&self, snapshot_id: &str) -> Result<(), RuntimeError>;
+    /// The ids of every snapshot the backend holds, for reconciliation.
+    async fn list_snapshots(&self) -> Result<Vec<String>, RuntimeError>;
     /// A graceful shutdown of this process: releases what the backend keeps ready for future
     /// sandboxes (nothing by default). Sandboxes themselves keep running.
     async fn shutdown(&self) {}

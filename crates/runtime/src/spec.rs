@@ -77,6 +77,9 @@ pub struct SandboxSpec {
     pub preview_epoch: i64,
     /// Volumes mounted into the sandbox (validated paths, at most one volume per path).
     pub volumes: Vec<VolumeMount>,
+    /// The snapshot ([`crate::SandboxRuntime::snapshot`]) whose files the sandbox starts with, a
+    /// copy of its own; `None`: the image's.
+    pub snapshot_id: Option<String>,
 }
 
 /// A volume (made by [`crate::SandboxRuntime::create_volume`]) mounted into a sandbox.
@@ -101,6 +104,7 @@ impl fmt::Debug for SandboxSpec {
             .field("viewer_base", &self.viewer_base)
             .field("preview_epoch", &self.preview_epoch)
             .field("volumes", &self.volumes)
+            .field("snapshot_id", &self.snapshot_id)
             .finish_non_exhaustive()
     }
 }

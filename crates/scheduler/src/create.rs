@@ -17,10 +17,10 @@ use tokio::time::Instant;
 
 use crate::Scheduler;
 use crate::capacity::Ask;
-use crate::create_request::{Wanted, truncate, validate};
+use crate::create_request::{Wanted, validate};
 use crate::idempotent::{self, Created, Idempotency};
 use crate::metrics::SchedulerMetrics;
-use crate::mounts;
+use crate::{create_source, mounts};
 use api_error::ApiError;
 use db::ids;
 use db::pool::Claimed;
@@ -61,7 +61,7 @@ pub async fn create(
 }
 
 /// Makes a new sandbox; `None` when one of the same name or idempotency key was committed first.
-async fn create_new(
+pub(crate) async fn create_new(
     state: &Scheduler,
     org_id: i64,
     req: &CreateSandbox,
@@ -69,15 +69,7 @@ async fn create_new(
     idempotency: Option<&Idempotency>,
 ) -> Result<Option<Created>, ApiError> {
     let began = Instant::now();
-    let template = db::templates::find_visible(&state.pool, org_id, wanted.template)
-        .await?
-        .filter(|t| t.status == "active" || t.organization_id.is_some())
-        .ok_or_else(|| ApiError::TemplateNotFound(truncate(wanted.template_text)))?;
-    // A custom template serves its last good image while it is rebuilt; before its first build
-    // succeeds it has none.
-    if template.image.is_empty() {
-        return Err(ApiError::TemplateNotReady(template.name));
-    }
+    let template = create_source::template(state, org_id, wanted).await?;
     let runtime = state.runtime.clone().ok_or(ApiError::RuntimeUnavailable)?;
     // Before the row exists, so the create ends within the timeout of the row's `created_at`.
     let deadline = Instant::now() + create_timeout(state);
@@ -107,10 +99,12 @@ async fn create_new(
     }
     let requested = req.volumes.as_deref().unwrap_or_default();
     let volumes = mounts::reserve(&mut tx, org_id, requested).await?;
+    create_source::lock(&mut tx, org_id, wanted).await?;
     // A pooled sandbox has the template's shape: internet access, no per-request resources, no
-    // volumes (mounts are made with the container).
+    // volumes (mounts are made with the container), the image's files (not a snapshot's).
     let poolable = wanted.internet_access
         && volumes.is_empty()
+        && wanted.snapshot.is_none()
         && template.organization_id.is_none()
         && state.settings.pool.templates.contains_key(&template.name);
     let claimed = if poolable {
@@ -188,6 +182,7 @@ async fn create_new(
         // The column's value for a row just inserted; preview-link revocation bumps it later.
         preview_epoch: 0,
         volumes,
+        snapshot_id: wanted.snapshot.map(str::to_owned),
     };
     let admitted = Instant::now();
     // Finish in a task of its own, so a client that hangs up mid-create (the handler future is then

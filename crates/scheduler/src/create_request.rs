@@ -15,8 +15,12 @@ const MAX_ENV_VALUE: usize = 32 * 1024;
 
 /// What a validated request asks for.
 pub struct Wanted<'a> {
-    pub template: TemplateRef<'a>,
-    pub template_text: &'a str,
+    /// The template named, and how; `None` only with a `snapshot`.
+    pub template: Option<(TemplateRef<'a>, &'a str)>,
+    /// The snapshot it starts from.
+    pub snapshot: Option<&'a str>,
+    /// Whether `snapshot` is a fork's own (still `creating`), not one a client may name.
+    pub forking: bool,
     pub timeout_seconds: i64,
     pub internet_access: bool,
     pub env_vars: BTreeMap<String, String>,
@@ -24,18 +28,26 @@ pub struct Wanted<'a> {
     pub auto_pause_seconds: Option<i32>,
 }
 
-/// Checks every field of `req` that needs no database: template reference, region, timeout,
-/// name, volume mounts, environment.
+/// Checks every field of `req` that needs no database: template reference (or snapshot id),
+/// region, timeout, name, volume mounts, environment.
 pub fn validate<'a>(state: &Scheduler, req: &'a CreateSandbox) -> Result<Wanted<'a>, ApiError> {
     let bad = |m: &str| ApiError::InvalidRequest(m.to_owned());
     // Like the Python SDK: when both are given, the id wins.
-    let template_text = req
-        .template_id
-        .as_deref()
-        .or(req.template_name.as_deref())
-        .ok_or_else(|| bad("template_name or template_id is required"))?;
-    let template = TemplateRef::parse(template_text)
-        .ok_or_else(|| ApiError::TemplateNotFound(truncate(template_text)))?;
+    let template = match req.template_id.as_deref().or(req.template_name.as_deref()) {
+        Some(text) => {
+            let parsed = TemplateRef::parse(text)
+                .ok_or_else(|| ApiError::TemplateNotFound(truncate(text)))?;
+            Some((parsed, text))
+        }
+        None if req.snapshot_id.is_some() => None,
+        None => {
+            return Err(bad("template_name or template_id is required"));
+        }
+    };
+    let snapshot = req.snapshot_id.as_deref();
+    if snapshot.is_some_and(|id| !db::ids::is_snapshot_id(id)) {
+        return Err(ApiError::SnapshotNotFound);
+    }
     if let Some(region) = &req.region
         && region != &state.settings.sandboxes.region
     {
@@ -81,7 +93,8 @@ pub fn validate<'a>(state: &Scheduler, req: &'a CreateSandbox) -> Result<Wanted<
     }
     Ok(Wanted {
         template,
-        template_text,
+        snapshot,
+        forking: false,
         timeout_seconds,
         internet_access: req.internet_access.unwrap_or(true),
         env_vars,

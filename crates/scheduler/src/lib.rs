@@ -1,6 +1,7 @@
 //! The scheduler: sandbox lifecycle rules and transaction boundaries, through the state machine of
 //! the `lifecycle` crate. The HTTP API calls [`create`], [`actions`] and [`credentials`]; these
-//! call `db` and the runtime; [`volumes`] serves `/v1/volumes`. Background work: the expiry reaper (every replica), and on the leader
+//! call `db` and the runtime; [`volumes`] serves `/v1/volumes`, [`snapshots`] and [`fork`] `/v1/snapshots` and
+//! forks. Background work: the expiry reaper (every replica), and on the leader
 //! replica ([`leader`]) the reconciler and the warm-pool refill, supervised.
 //!
 //! Everything here takes a [`Scheduler`]: the database, the runtime, the settings, admission, the
@@ -10,16 +11,20 @@ pub mod actions;
 pub mod capacity;
 pub mod create;
 mod create_request;
+mod create_source;
 pub mod credentials;
+pub mod fork;
 pub mod idempotent;
 pub mod idle;
 pub mod leader;
 pub mod metrics;
 pub mod mounts;
 pub mod names;
+mod orphans;
 pub mod pool;
 pub mod reaper;
 pub mod reconcile;
+pub mod snapshots;
 pub mod views;
 pub mod volumes;
 

@@ -39,7 +39,7 @@ impl SchedulerMetrics {
         );
         registry.register(
             "reconcile_repairs",
-            "What reconciler passes changed, by kind (destroyed, failed, stopped, finished, unpooled, swept)",
+            "What reconciler passes changed, by kind (destroyed, failed, stopped, finished, unpooled, swept, volumes, snapshots)",
             self.reconcile_repairs.clone(),
         );
         registry.register(

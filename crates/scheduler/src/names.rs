@@ -1,5 +1,5 @@
-//! The names clients choose: of volumes (`[a-z0-9.-]`, never an id: ids have a `_`) and of
-//! sandboxes (`[A-Za-z0-9._-]`), both 1–63 bytes starting with a letter or digit.
+//! The names clients choose: of volumes (`[a-z0-9.-]`, never an id: ids have a `_`), of
+//! sandboxes and of snapshots (`[A-Za-z0-9._-]`), all 1–63 bytes starting with a letter or digit.
 
 use api_error::ApiError;
 
@@ -16,8 +16,18 @@ pub fn check_volume_name(name: &str) -> Result<(), ApiError> {
 
 /// `Ok` when `name` can name a sandbox.
 pub fn check_sandbox_name(name: &str) -> Result<(), ApiError> {
+    check_label("sandbox", name)
+}
+
+/// `Ok` when `name` can label a snapshot (the characters of a sandbox name; not unique).
+pub fn check_snapshot_name(name: &str) -> Result<(), ApiError> {
+    check_label("snapshot", name)
+}
+
+/// A sandbox's or snapshot's name: `[A-Za-z0-9._-]`.
+fn check_label(kind: &str, name: &str) -> Result<(), ApiError> {
     check(name, |b| b.is_ascii_alphanumeric() || b"._-".contains(&b)).map_err(|why| {
-        ApiError::InvalidRequest(format!("sandbox name {why}: 1–63 of A-Z a-z 0-9 . _ -"))
+        ApiError::InvalidRequest(format!("{kind} name {why}: 1–63 of A-Z a-z 0-9 . _ -"))
     })
 }
 
@@ -76,6 +86,12 @@ mod tests {
         }
         for bad in ["", "_a", "a b", "a/b", "a\0", "é", &"a".repeat(64)] {
             assert!(check_sandbox_name(bad).is_err(), "{bad:?}");
+            assert!(check_snapshot_name(bad).is_err(), "{bad:?}");
         }
+        assert!(check_snapshot_name("before-upgrade_2.1").is_ok());
+        let Err(ApiError::InvalidRequest(why)) = check_snapshot_name("a b") else {
+            panic!("refused");
+        };
+        assert!(why.starts_with("snapshot name"), "{why}");
     }
 }

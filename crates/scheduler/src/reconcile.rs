@@ -21,7 +21,9 @@
 //! 7. removes what the runtime kept ready for processes that are gone (a crashed replica's spare
 //!    network holders: `SandboxRuntime::sweep`);
 //! 8. removes volumes without a row and those a crashed create left `creating`
-//!    ([`crate::volumes::reconcile`]).
+//!    ([`crate::volumes::reconcile`]);
+//! 9. likewise snapshots without a row and those a crashed snapshot or fork left `creating`
+//!    ([`crate::snapshots::reconcile`]).
 //!
 //! Every correction is conditional on the status it read, so a request that changed the row meanwhile
 //! wins, and two reconcilers (a leadership hand-over) do no harm. There are no retries inside a pass:
@@ -95,6 +97,8 @@ pub struct Report {
     pub swept: Vec<String>,
     /// Volumes without a row, or left `creating` by a create that died, removed.
     pub volumes: Vec<String>,
+    /// Snapshots without a row, or left `creating` by a snapshot or fork that died, removed.
+    pub snapshots: Vec<String>,
 }
 
 impl Report {
@@ -103,7 +107,7 @@ impl Report {
     }
 
     /// How many of each kind, by the names `/metrics` uses.
-    pub fn counts(&self) -> [(&'static str, usize); 7] {
+    pub fn counts(&self) -> [(&'static str, usize); 8] {
         [
             ("destroyed", self.destroyed.len()),
             ("failed", self.failed.len()),
@@ -112,6 +116,7 @@ impl Report {
             ("unpooled", self.unpooled.len()),
             ("swept", self.swept.len()),
             ("volumes", self.volumes.len()),
+            ("snapshots", self.snapshots.len()),
         ]
     }
 }
@@ -226,6 +231,9 @@ impl Reconciler {
         report.volumes = crate::volumes::reconcile(&self.state)
             .await
             .context("reconcile volumes")?;
+        report.snapshots = crate::snapshots::reconcile(&self.state)
+            .await
+            .context("reconcile snapshots")?;
         Ok(report)
     }
 

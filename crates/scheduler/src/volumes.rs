@@ -2,7 +2,7 @@
 //! capacity in the transaction that writes the `creating` row, then the runtime makes it), list, get and delete (refused while a live
 //! sandbox mounts it); and the reconciler's pass over volumes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use api_error::{ApiError, chain};
 use api_types::volumes::{CreateVolume, Volume};
@@ -174,20 +174,10 @@ pub async fn reconcile(state: &Scheduler) -> anyhow::Result<Vec<String>> {
     let listed = runtime.list_volumes().await?;
     let stale = (create_timeout(state) + crate::reconcile::STALE_SLACK).as_secs();
     let abandoned = db::volumes::delete_abandoned(&state.pool, stale as i64).await?;
-    let owned: HashSet<String> = db::volumes::existing(&state.pool, &listed)
-        .await?
-        .into_iter()
-        .collect();
-    let orphans = listed.into_iter().filter(|id| !owned.contains(id));
-    let mut removed = Vec::new();
-    for id in abandoned.into_iter().chain(orphans) {
-        tracing::warn!(volume.id = %id, "removing a volume nobody owns");
-        match runtime.remove_volume(&id).await {
-            Ok(()) => removed.push(id),
-            Err(e) => {
-                tracing::warn!(volume.id = %id, error.chain = %chain(&e), "volume not removed")
-            }
-        }
-    }
-    Ok(removed)
+    let owned = db::volumes::existing(&state.pool, &listed).await?;
+    let unowned = crate::orphans::unowned(abandoned, listed, owned);
+    Ok(crate::orphans::remove("volume", unowned, |id| async move {
+        runtime.remove_volume(&id).await
+    })
+    .await)
 }

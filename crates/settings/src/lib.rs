@@ -36,6 +36,7 @@ pub struct Settings {
     pub reconcile: ReconcileSettings,
     pub templates: TemplateSettings,
     pub volumes: VolumeSettings,
+    pub snapshots: SnapshotSettings,
     pub log: LogSettings,
     pub embedded: EmbeddedSettings,
     pub bootstrap: BootstrapSettings,

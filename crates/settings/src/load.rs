@@ -95,6 +95,11 @@ impl Settings {
                 "volumes.max_size_mb must be in 1..=volumes.org_quota_mb",
             ));
         }
+        if self.snapshots.max_fork_count == 0 {
+            return Err(ConfigError::Invalid(
+                "snapshots.max_fork_count must be positive",
+            ));
+        }
         if s.idempotency_ttl_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "sandboxes.idempotency_ttl_seconds must be positive",

@@ -142,6 +142,27 @@ impl SandboxRuntime for LazyDocker {
     async fn list_volumes(&self) -> Result<Vec<String>, RuntimeError> {
         self.engine().await?.list_volumes().await
     }
+
+    /// Before the first connect: whether a sandbox disk is set (the connect finds out whether it
+    /// is btrfs; a snapshot then fails with the reason).
+    fn snapshots_supported(&self) -> bool {
+        self.connected.get().map_or_else(
+            || self.settings.sandbox_disk_dir.is_some(),
+            DockerRuntime::snapshots_supported,
+        )
+    }
+
+    async fn snapshot(&self, sandbox_id: &str, snapshot_id: &str) -> Result<(), RuntimeError> {
+        self.engine().await?.snapshot(sandbox_id, snapshot_id).await
+    }
+
+    async fn remove_snapshot(&self, snapshot_id: &str) -> Result<(), RuntimeError> {
+        self.engine().await?.remove_snapshot(snapshot_id).await
+    }
+
+    async fn list_snapshots(&self) -> Result<Vec<String>, RuntimeError> {
+        self.engine().await?.list_snapshots().await
+    }
 }
 
 #[cfg(test)]

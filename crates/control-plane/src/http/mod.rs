@@ -8,6 +8,7 @@ mod mcp;
 pub mod openapi;
 mod sandbox_actions;
 mod sandboxes;
+mod snapshots;
 mod template_build;
 mod template_uploads;
 mod templates;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(template_build::routes())
         .merge(template_uploads::routes())
         .merge(volumes::routes())
+        .merge(snapshots::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::layer));
     let api = Router::new()
         .merge(health::routes())

@@ -18,7 +18,7 @@ use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, ResponseBuilder, Type}
 use utoipa::{Modify, OpenApi};
 
 use super::{credentials, health, sandbox_actions, sandboxes};
-use super::{template_build, template_uploads, templates, volumes};
+use super::{snapshots, template_build, template_uploads, templates, volumes};
 use crate::metrics;
 use crate::state::AppState;
 
@@ -32,7 +32,7 @@ use crate::state::AppState;
         version = env!("CARGO_PKG_VERSION"),
         description = "The lifecycle API of Warren, a self-hostable sandbox platform that speaks \
             the Hopx API: sandboxes, templates and their builds, scoped credentials, volumes, \
-            health and metrics. Each sandbox's data-plane API (its agent) is reached on the sandbox's own \
+            snapshots and forks, health and metrics. Each sandbox's data-plane API (its agent) is reached on the sandbox's own \
             host and is not part of this document. Errors are one envelope with a stable `code` \
             (docs/api.md); authenticated responses carry `X-RateLimit-Limit`, \
             `X-RateLimit-Remaining` and `X-RateLimit-Reset`."
@@ -67,6 +67,11 @@ use crate::state::AppState;
         volumes::list,
         volumes::get_one,
         volumes::delete,
+        snapshots::create,
+        snapshots::fork_sandbox,
+        snapshots::list,
+        snapshots::get_one,
+        snapshots::delete,
     ),
     components(schemas(ControlErrorBody)),
     modifiers(&Security, &SharedErrors),
@@ -79,6 +84,8 @@ use crate::state::AppState;
         (name = "template builds", description = "Custom templates: uploads and builds"),
         (name = "volumes", description = "Warren's volumes: data that outlives sandboxes, \
             mounted at create (`volumes` of `POST /v1/sandboxes`)"),
+        (name = "snapshots", description = "Warren's filesystem snapshots and forks: new \
+            sandboxes from a sandbox's files (`snapshot_id` of `POST /v1/sandboxes`)"),
         (name = "operations", description = "Health, metrics and this document; no authentication"),
     )
 )]

@@ -53,7 +53,8 @@ pub fn routes() -> Router<AppState> {
         (status = 403, body = ControlErrorBody,
          description = "Sandbox cap or organization share reached (`RESOURCE_LIMIT_ERROR`)"),
         (status = 404, body = ControlErrorBody,
-         description = "Unknown template (`TEMPLATE_NOT_FOUND`) or volume (`VOLUME_NOT_FOUND`)"),
+         description = "Unknown template (`TEMPLATE_NOT_FOUND`), volume (`VOLUME_NOT_FOUND`) or \
+             snapshot (`SNAPSHOT_NOT_FOUND`)"),
         (status = 409, body = ControlErrorBody,
          description = "The template is not built yet (`TEMPLATE_NOT_READY`)"),
         (status = 422, body = ControlErrorBody,

@@ -61,6 +61,7 @@ pub fn spec(image: &str) -> (SandboxSpec, TokenKey, Cleanup) {
         viewer_base: None,
         preview_epoch: 0,
         volumes: Vec::new(),
+        snapshot_id: None,
     };
     let cleanup = Cleanup(spec.sandbox_id.clone());
     (spec, key, cleanup)

@@ -39,6 +39,7 @@ fn owner(sandbox_id: &str, key: &TokenKey, internet_access: bool) -> SandboxSpec
         viewer_base: None,
         preview_epoch: 0,
         volumes: Vec::new(),
+        snapshot_id: None,
     }
 }
 

@@ -1,4 +1,4 @@
-//! What the volume and create-by-name tests share: a `warren serve` on the real engine under an
+//! What the volume, snapshot, fork and create-by-name tests share: a `warren serve` on the real engine under an
 //! instance of their own (so that no other test's reconciler removes their containers or volumes),
 //! a second organization, JSON calls and commands run in a sandbox through its agent.
 
@@ -22,7 +22,7 @@ pub async fn serve(db: &TestDatabase, extra: &[(&str, &str)]) -> Replica {
     serve_as(INSTANCE, db, extra).await
 }
 
-/// [`serve`] on Docker instance `instance`.
+/// `warren serve` with the Docker runtime on `instance` and `extra` settings.
 pub async fn serve_as(instance: &str, db: &TestDatabase, extra: &[(&str, &str)]) -> Replica {
     let mut settings = vec![("WARREN_DOCKER__INSTANCE", instance)];
     settings.extend_from_slice(extra);
@@ -34,7 +34,7 @@ pub async fn engine() -> DockerRuntime {
     engine_as(INSTANCE).await
 }
 
-/// [`engine`] as instance `instance`'s runtime.
+/// The engine, as `instance`'s runtime.
 pub async fn engine_as(instance: &str) -> DockerRuntime {
     let settings = runtime_docker::DockerSettings {
         instance: instance.into(),

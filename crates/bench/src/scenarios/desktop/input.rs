@@ -70,7 +70,10 @@ pub async fn reactions(
         }
         last = now;
     }
-    // The window manager focused the xterm opened last: the first click goes to the other one.
+    // The focus on the second xterm, whichever the window manager focused: the first click goes to
+    // the first one.
+    let (x, y) = XTERMS[1].1;
+    post(w, sb, "/desktop/mouse/click", json!({ "x": x, "y": y })).await?;
     let mut round = 0;
     let click = measure(w, sb, rounds, || {
         let (x, y) = XTERMS[round % 2].1;
