@@ -157,18 +157,13 @@ impl Desktop {
         let (x, y) = self.point(req.x, req.y).await?;
         let b = button(req.button.as_ref())?;
         let n = count(req.clicks)?;
-        let args = args(&[
-            "mousemove",
-            &x.to_string(),
-            &y.to_string(),
-            "click",
-            "--repeat",
-            &n.to_string(),
-            "--delay",
-            "40",
-            &b.to_string(),
-        ]);
-        self.xdotool(args, Duration::from_secs(10)).await
+        let mut argv = args(&["mousemove", &x.to_string(), &y.to_string(), "click"]);
+        // xdotool sleeps `--delay` after every click, the last one too: only between several.
+        if n > 1 {
+            argv.extend(args(&["--repeat", &n.to_string(), "--delay", "40"]));
+        }
+        argv.push(b.to_string());
+        self.xdotool(argv, Duration::from_secs(10)).await
     }
 
     pub async fn move_to(&self, req: &Move) -> DesktopResult<()> {

@@ -67,6 +67,8 @@ impl IdlePauser {
         let Some(runtime) = state.runtime.as_ref() else {
             return false;
         };
+        // The reconciler leaves a pause under way in this process alone.
+        let _in_flight = state.in_flight.begin(&row.id);
         match db::activity::begin_idle_pause(&state.pool, &row.id).await {
             Ok(true) => {}
             Ok(false) => return false,

@@ -190,6 +190,7 @@ async fn isolated(caller: &Caller<'_>, a: RunIsolated) -> CallToolResult {
         timeout_seconds: Some(600),
         internet_access: None,
         env_vars: None,
+        auto_pause: None,
     };
     let sandbox = match create(caller, &create_args).await {
         Ok(s) => s,

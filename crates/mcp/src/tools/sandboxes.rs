@@ -38,6 +38,8 @@ pub struct CreateSandbox {
     pub internet_access: Option<bool>,
     /// Environment variables of the sandbox (optional).
     pub env_vars: Option<BTreeMap<String, String>>,
+    /// Seconds without use after which the sandbox is paused; the next call resumes it (optional).
+    pub auto_pause: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -97,6 +99,7 @@ fn summary(s: &Value) -> Value {
         "created_at",
         "expires_at",
         "timeout_seconds",
+        "auto_pause",
         "internet_access",
         "resources",
     ];
@@ -128,6 +131,9 @@ pub(crate) async fn create(caller: &Caller<'_>, args: &CreateSandbox) -> ApiResu
     }
     if let Some(e) = &args.env_vars {
         body["env_vars"] = json!(e);
+    }
+    if let Some(a) = args.auto_pause {
+        body["auto_pause"] = json!(a);
     }
     let created = caller
         .control(Method::POST, "/v1/sandboxes", Some(body))
