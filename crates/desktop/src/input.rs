@@ -157,13 +157,21 @@ impl Desktop {
         let (x, y) = self.point(req.x, req.y).await?;
         let b = button(req.button.as_ref())?;
         let n = count(req.clicks)?;
-        let mut argv = args(&["mousemove", &x.to_string(), &y.to_string(), "click"]);
-        // xdotool sleeps `--delay` after every click, the last one too: only between several.
-        if n > 1 {
-            argv.extend(args(&["--repeat", &n.to_string(), "--delay", "40"]));
-        }
-        argv.push(b.to_string());
-        self.xdotool(argv, Duration::from_secs(10)).await
+        // xdotool sleeps `--delay` (100 ms unless given) after every click, the last one too: a
+        // pause only between several.
+        let delay = if n > 1 { "40" } else { "0" };
+        let args = args(&[
+            "mousemove",
+            &x.to_string(),
+            &y.to_string(),
+            "click",
+            "--repeat",
+            &n.to_string(),
+            "--delay",
+            delay,
+            &b.to_string(),
+        ]);
+        self.xdotool(args, Duration::from_secs(10)).await
     }
 
     pub async fn move_to(&self, req: &Move) -> DesktopResult<()> {
