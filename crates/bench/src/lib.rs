@@ -78,7 +78,7 @@ pub struct Options {
     /// Screenshots (and inputs) per desktop series (scenario 9).
     #[arg(long, default_value_t = 30)]
     pub shots: usize,
-    /// Scenarios to run (1-9), comma separated; all by default.
+    /// Scenarios to run (1-10), comma separated; all by default.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<u8>,
     /// Markdown output (not written when empty).
@@ -89,7 +89,7 @@ pub struct Options {
     pub json: PathBuf,
     /// A smoke run, so the bench never rots (the test suite runs it): every scenario with a few
     /// iterations and small counts, overriding the ones above, and no Markdown written. The desktop
-    /// scenario (9) runs in a smoke run only when `--only` names it.
+    /// (9) and state (10) scenarios run in a smoke run only when `--only` names them.
     #[arg(long)]
     pub smoke: bool,
 }
@@ -143,7 +143,7 @@ pub async fn run(opts: Options) -> anyhow::Result<()> {
     let mut failure = None;
     for n in 1..=scenarios::COUNT {
         let selected = if ctx.opts.only.is_empty() {
-            !(ctx.opts.smoke && n == scenarios::DESKTOP)
+            !(ctx.opts.smoke && [scenarios::DESKTOP, scenarios::STATE].contains(&n))
         } else {
             ctx.opts.only.contains(&n)
         };

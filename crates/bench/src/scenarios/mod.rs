@@ -1,4 +1,5 @@
-//! The eight scenarios of issue 8 and the desktop one of issue 14, one table each.
+//! The eight scenarios of issue 8, the desktop one of issue 14 and the state one of issue 15, one
+//! table each.
 
 mod api;
 mod create;
@@ -8,15 +9,19 @@ mod exec;
 mod files;
 mod pause;
 mod router;
+mod state;
 
 use crate::Ctx;
 use crate::report::{Row, Table, fmt_ms};
 use crate::stats::Samples;
 
 /// Scenarios 1..=COUNT.
-pub(crate) const COUNT: u8 = 9;
+pub(crate) const COUNT: u8 = 10;
 /// The desktop scenario, which needs the desktop template and its image.
 pub(crate) const DESKTOP: u8 = 9;
+/// The state scenario (snapshots, fork, auto-pause), which needs the btrfs sandbox disk and short
+/// auto-pause settings (config/bench.toml).
+pub(crate) const STATE: u8 = 10;
 
 pub(crate) async fn run(ctx: &Ctx, n: u8) -> anyhow::Result<Table> {
     match n {
@@ -29,6 +34,7 @@ pub(crate) async fn run(ctx: &Ctx, n: u8) -> anyhow::Result<Table> {
         7 => density::idle(ctx).await,
         8 => pause::pause_resume(ctx).await,
         9 => desktop::desktop(ctx).await,
+        10 => state::state(ctx).await,
         _ => anyhow::bail!("no scenario {n}"),
     }
 }
