@@ -16,8 +16,8 @@ use crate::create::{by_deadline, create_timeout};
 use crate::names;
 
 /// Why `memory` is `false` on every snapshot.
-pub const MEMORY_REASON: &str =
-    "memory checkpoints (CRIU) are not implemented yet: the snapshot holds the filesystem only";
+pub const MEMORY_REASON: &str = "memory checkpoints (CRIU) are not available on this server: the \
+    snapshot holds the filesystem only (docs/snapshots.md, \"Memory\")";
 
 /// The states a sandbox's disk can be snapshotted in: running and paused ones (a running one is
 /// frozen for the instant of the copy) and stopped ones (the disk stays with a stopped sandbox).
