@@ -109,6 +109,22 @@ def test_sandbox_flow(transport):
                 r = await call(client, "run_command", sandbox_id=sid, command="echo $MCP_VAR")
                 assert json.loads(text_of(r))["stdout"].strip() == "v1"
 
+                # A snapshot of its files, and a fork that starts with them.
+                r = await client.call_tool("create_snapshot", {"sandbox_id": sid, "name": "mcp-snap"})
+                snap = json.loads(text_of(r))
+                assert not r.is_error and snap["memory"] is False, snap
+                r = await call(client, "list_snapshots")
+                assert snap["id"] in [s["id"] for s in json.loads(text_of(r))["data"]]
+                r = await call(client, "delete_snapshot", snapshot_id=snap["id"])
+                assert not r.is_error, text_of(r)
+                r = await call(client, "fork_sandbox", sandbox_id=sid, count=1)
+                [fork] = json.loads(text_of(r))
+                try:
+                    r = await call(client, "file_read", sandbox_id=fork["id"], path="/workspace/notes.txt")
+                    assert text_of(r) == "hello mcp", text_of(r)
+                finally:
+                    await call(client, "kill_sandbox", sandbox_id=fork["id"])
+
                 # Invalid arguments are an error result, not a protocol failure.
                 r = await call(client, "file_read", sandbox_id=sid)
                 assert r.is_error

@@ -37,7 +37,8 @@ impl WarrenMcp {
             + Self::command_tools()
             + Self::file_tools()
             + Self::system_tools()
-            + Self::desktop_tools();
+            + Self::desktop_tools()
+            + Self::state_tools();
         Self {
             api,
             key,
@@ -207,6 +208,11 @@ mod tests {
             "desktop_click",
             "desktop_type",
             "desktop_key_press",
+            "create_snapshot",
+            "list_snapshots",
+            "delete_snapshot",
+            "fork_sandbox",
+            "list_volumes",
         ]) {
             assert!(names.iter().any(|n| n == name), "{name} missing");
         }

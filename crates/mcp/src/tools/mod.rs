@@ -5,4 +5,5 @@ pub mod commands;
 pub mod desktop;
 pub mod files;
 pub mod sandboxes;
+pub mod state;
 pub mod system;
