@@ -71,6 +71,8 @@ test("the agent's URL shows the sandbox's screen in a browser", async () => {
     // on a Docker host every container start and stop adds or removes an interface: load again then.
     for (let attempt = 1; ; attempt++) {
       trouble.length = 0;
+      // A second goto of the same URL would be a same-document navigation (no response): leave first.
+      if (attempt > 1) await page.goto("about:blank");
       const response = await page.goto(viewerUrl);
       assert.equal(response.status(), 200);
       try {

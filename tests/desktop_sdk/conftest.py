@@ -79,7 +79,7 @@ def find_window(desktop, title: str):
     return next((w for w in desktop.get_windows() if w.title == title), None)
 
 
-def wait_window(desktop, title: str, timeout: float = 10):
+def wait_window(desktop, title: str, timeout: float = 20):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         window = find_window(desktop, title)

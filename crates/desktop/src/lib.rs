@@ -41,6 +41,8 @@ use crate::stack::{Spec, Stack};
 pub const REQUIRED: [&str; 3] = ["Xvfb", "x11vnc", "xdotool"];
 /// The window manager, started when present (without one, windows cannot be moved or focused).
 const WINDOW_MANAGER: &str = "openbox";
+/// The stack's name of the window manager's service.
+const WINDOW_MANAGER_SERVICE: &str = "window-manager";
 
 /// How the desktop is set up.
 #[derive(Debug, Clone)]
@@ -139,7 +141,7 @@ impl Desktop {
         );
         if self.exec.has_program(WINDOW_MANAGER) {
             self.stack.run(
-                "window-manager",
+                WINDOW_MANAGER_SERVICE,
                 Spec {
                     program: WINDOW_MANAGER.into(),
                     args: vec![],

@@ -167,6 +167,14 @@ impl crate::Desktop {
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(25)).await;
             }
+            // The window manager lost its display with the old server: back at once, and managing
+            // windows before this answers (bounded: a display without one still works).
+            self.stack.kick(crate::WINDOW_MANAGER_SERVICE);
+            while !self.x.window_manager_running().await.unwrap_or(false)
+                && std::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            }
         }
         self.display_info().await
     }

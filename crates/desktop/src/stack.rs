@@ -90,6 +90,15 @@ impl Stack {
         services.insert(name, Service { want, live });
     }
 
+    /// Starts `name` now if it waits out a restart backoff (its display came back on purpose);
+    /// nothing when it runs.
+    pub fn kick(&self, name: &'static str) {
+        let services = self.services.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = services.get(name) {
+            s.want.send_modify(|_| {});
+        }
+    }
+
     /// Stops `name` (SIGTERM) and keeps it stopped until the next [`Stack::run`].
     pub fn stop(&self, name: &'static str) {
         let services = self.services.lock().unwrap_or_else(|e| e.into_inner());

@@ -18,6 +18,7 @@ use crate::windows::Window;
 x11rb::atom_manager! {
     pub Atoms: AtomsCookie {
         _NET_CLIENT_LIST,
+        _NET_SUPPORTING_WM_CHECK,
         _NET_ACTIVE_WINDOW,
         _NET_CLOSE_WINDOW,
         _NET_MOVERESIZE_WINDOW,
@@ -149,6 +150,15 @@ impl X11 {
                 windows.extend(describe(x, id, focused)?);
             }
             Ok(windows)
+        })
+        .await
+    }
+
+    /// Whether an EWMH window manager runs on the display (`_NET_SUPPORTING_WM_CHECK` on the root).
+    pub async fn window_manager_running(self: &Arc<Self>) -> DesktopResult<bool> {
+        self.call(|x| {
+            let reply = property(x, x.root, x.atoms._NET_SUPPORTING_WM_CHECK)?;
+            Ok(cardinals(&reply).first().is_some_and(|w| *w != 0))
         })
         .await
     }
