@@ -315,7 +315,8 @@ impl DockerRuntime {
         }
     }
 
-    async fn inspect_sandbox(
+    /// What the engine says of sandbox `sandbox_id`'s container (404 is `NotFound`).
+    pub(crate) async fn inspect_sandbox(
         &self,
         sandbox_id: &str,
     ) -> Result<ContainerInspectResponse, RuntimeError> {

@@ -197,10 +197,8 @@ impl DockerRuntime {
             if now >= next_state_check {
                 next_state_check = now + STATE_CHECK_INTERVAL;
                 let state = self
-                    .docker
-                    .inspect_container(&container_name(sandbox_id), None)
-                    .await
-                    .map_err(|e| map_err(sandbox_id, e))?
+                    .inspect_sandbox(sandbox_id)
+                    .await?
                     .state
                     .unwrap_or_default();
                 if state.running != Some(true) {

@@ -8,7 +8,7 @@ use runtime::RuntimeError;
 
 use crate::DockerRuntime;
 use crate::SandboxRuntime as _;
-use crate::engine::{check_sandbox_id, container_name, map_err};
+use crate::engine::check_sandbox_id;
 
 impl DockerRuntime {
     /// Takes `snapshot_id` of the disk of `sandbox_id`, frozen around it when it runs.
@@ -19,10 +19,8 @@ impl DockerRuntime {
     ) -> Result<(), RuntimeError> {
         check_sandbox_id(sandbox_id)?;
         let state = self
-            .docker
-            .inspect_container(&container_name(sandbox_id), None)
-            .await
-            .map_err(|e| map_err(sandbox_id, e))?
+            .inspect_sandbox(sandbox_id)
+            .await?
             .state
             .unwrap_or_default();
         let freeze = state.running == Some(true) && state.paused != Some(true);
